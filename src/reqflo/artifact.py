@@ -30,8 +30,23 @@ AssertionType = Literal[
     "status_code", "json_path", "header", "body", "response_time", "json_schema", "output"
 ]
 Operator = Literal[
-    "equals", "not_equals", "exists", "not_exists", "contains", "not_contains", "matches",
-    "gt", "gte", "lt", "lte", "in", "not_in", "starts_with", "ends_with", "length", "is_type",
+    "equals",
+    "not_equals",
+    "exists",
+    "not_exists",
+    "contains",
+    "not_contains",
+    "matches",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "in",
+    "not_in",
+    "starts_with",
+    "ends_with",
+    "length",
+    "is_type",
 ]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 

@@ -163,7 +163,9 @@ def _tokenize(text: str, base: int) -> list[tuple[str, str, int]]:
             break
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise TemplateSyntaxError(f"unexpected character {text[pos:].lstrip()[:1]!r}", base + pos)
+            raise TemplateSyntaxError(
+                f"unexpected character {text[pos:].lstrip()[:1]!r}", base + pos
+            )
         kind = match.lastgroup or ""
         tokens.append((kind, match.group(kind), base + match.start(kind)))
         pos = match.end()
@@ -309,6 +311,36 @@ def _merge_text(parts: list[str | Expr]) -> tuple[str | Expr, ...]:
         elif not (isinstance(part, str) and part == "" and len(parts) > 1):
             merged.append(part)
     return tuple(merged) or ("",)
+
+
+def make_template(parts: tuple[str | Expr, ...]) -> Template:
+    """A normalized Template: in text, literals become text; adjacent text merges."""
+    if len(parts) > 1:
+        parts = tuple(to_text(p.value) if isinstance(p, Literal) else p for p in parts)
+    return Template(_merge_text(list(parts)))
+
+
+def substitute(template: Template, replace: Callable[[Ref], Expr | None]) -> Template:
+    """Replace references for which `replace` returns an expression (the compiler's rewrite)."""
+    return make_template(
+        tuple(p if isinstance(p, str) else _substitute(p, replace) for p in template.parts)
+    )
+
+
+def _substitute(expr: Expr, replace: Callable[[Ref], Expr | None]) -> Expr:
+    if isinstance(expr, Ref):
+        return replace(expr) or expr
+    if isinstance(expr, Call):
+        return Call(expr.name, tuple(_substitute(a, replace) for a in expr.args), expr.offset)
+    if isinstance(expr, Compare):
+        return Compare(
+            expr.op, _substitute(expr.left, replace), _substitute(expr.right, replace), expr.offset
+        )
+    if isinstance(expr, BoolOp):
+        return BoolOp(expr.op, tuple(_substitute(v, replace) for v in expr.values), expr.offset)
+    if isinstance(expr, Not):
+        return Not(_substitute(expr.operand, replace), expr.offset)
+    return expr
 
 
 def walk(expr: Expr) -> Iterator[Expr]:

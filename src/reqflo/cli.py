@@ -1,0 +1,217 @@
+"""The `reqflo` command line: validate, build, run, and the journey JSON Schema.
+
+Owns argument parsing (Typer), exit codes (spec §4: 0 passed, 1 assertion failed,
+2 invalid journey or usage, 3 step error, 4 internal or runner failure) and console
+rendering of diagnostics. Heavy modules are imported inside commands so that
+`reqflo --help` and one-step runs start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from reqflo import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STEP_ERROR, EXIT_INTERNAL = 0, 1, 2, 3, 4
+JOURNEY_MARK = re.compile(r"^journey\s*:", re.MULTILINE)
+
+app = typer.Typer(
+    name="reqflo",
+    help="Compile API journeys into immutable artifacts and run them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reqflo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Reqflo: API journeys, compiled and run locally or on a self-hosted Cloud Runner."""
+
+
+def display_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def journey_files(paths: list[Path]) -> list[Path]:
+    """Expand directories into the journey files below them (files with `journey:`)."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        for candidate in sorted([*path.rglob("*.yaml"), *path.rglob("*.yml")]):
+            if _is_journey(candidate):
+                found.append(candidate)
+    return found
+
+
+def _is_journey(path: Path) -> bool:
+    try:
+        return bool(JOURNEY_MARK.search(path.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False
+
+
+def print_diagnostics(console: Console, rendered: str) -> None:
+    for line in rendered.splitlines():
+        style = ""
+        if line.startswith("error"):
+            style = "bold red"
+        elif line.startswith("warning"):
+            style = "bold yellow"
+        elif line.lstrip().startswith("= hint"):
+            style = "cyan"
+        console.print(Text(line, style=style))
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Journey files or folders.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print problems as JSON.")] = False,
+) -> None:
+    """Check journeys and report every problem at once (exit 2 on errors)."""
+    from reqflo.compiler import check_file
+
+    console = _console()
+    files = journey_files(paths)
+    if not files:
+        _usage_error("no journey files found in " + ", ".join(str(p) for p in paths))
+    results = [check_file(f, display_path(f)) for f in files]
+    if as_json:
+        console.print_json(json.dumps([_result_json(r) for r in results]))
+    else:
+        for result in results:
+            _print_check(console, result)
+    if any(r.errors for r in results):
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _result_json(result: object) -> dict[str, object]:
+    from reqflo.compiler import CheckResult
+
+    assert isinstance(result, CheckResult)
+    return {
+        "file": result.parsed.source.file,
+        "valid": not result.errors,
+        "artifact_id": result.artifact.id if result.artifact else None,
+        "problems": [
+            {
+                "code": d.code,
+                "severity": d.severity.value,
+                "message": d.message,
+                "line": d.position.line if d.position else None,
+                "column": d.position.column if d.position else None,
+                "hint": d.hint,
+            }
+            for d in result.diagnostics
+        ],
+    }
+
+
+def _print_check(console: Console, result: object) -> None:
+    from reqflo.compiler import CheckResult
+
+    assert isinstance(result, CheckResult)
+    if result.diagnostics:
+        print_diagnostics(console, result.render())
+        console.print()
+    file = result.parsed.source.file
+    warnings = len(result.diagnostics) - len(result.errors)
+    if result.errors:
+        console.print(
+            Text(
+                f"✘ {file}: {_count(len(result.errors), 'error')}"
+                f"{', ' + _count(warnings, 'warning') if warnings else ''}",
+                style="bold red",
+            )
+        )
+    else:
+        assert result.artifact is not None
+        extra = f" ({_count(warnings, 'warning')})" if warnings else ""
+        console.print(
+            Text(f"✔ {file}: valid{extra}, artifact {result.artifact.short_id}", style="bold green")
+        )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _usage_error(message: str) -> None:
+    _console(stderr=True).print(Text(f"error: {message}", style="bold red"))
+    raise typer.Exit(EXIT_INVALID)
+
+
+@app.command()
+def build(
+    path: Annotated[Path, typer.Argument(help="The journey file.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Also write the artifact here.")
+    ] = None,
+) -> None:
+    """Compile a journey into an immutable artifact and store it in the local cache."""
+    from reqflo.artifact import ArtifactCache, dumps
+    from reqflo.compiler import check_file
+
+    console = _console()
+    if not path.is_file():
+        _usage_error(f"no such journey file: {path}")
+    result = check_file(path, display_path(path))
+    if result.artifact is None:
+        _print_check(console, result)
+        raise typer.Exit(EXIT_INVALID)
+    stored = ArtifactCache().put(result.artifact)
+    if output is not None:
+        output.write_text(dumps(result.artifact), encoding="utf-8")
+    console.print(Text(f"✔ built {result.artifact.id}", style="bold green"))
+    console.print(f"  stored {stored}" + (f"\n  wrote  {output}" if output else ""))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of journey files (for editors and linters)."""
+    from reqflo.journey.model import journey_json_schema
+
+    sys.stdout.write(json.dumps(journey_json_schema(), indent=2) + "\n")
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
