@@ -96,7 +96,9 @@ def _line_col(diag: Diagnostic) -> tuple[int, int]:
 def compile_journey(parsed: ParsedJourney) -> art.Artifact:
     assert parsed.journey is not None
     journey = parsed.journey.journey
-    variables = {v.name: _variable_expr(v) for v in journey.variables}
+    variables: dict[str, Any] = {}
+    for var in journey.variables:  # a preset may use the variables declared before it
+        variables[var.name] = _variable_expr(var, Resolver(dict(variables), {}))
     steps = tuple(_step_plan(journey, s, variables) for s in journey.steps)
     plan = art.Plan(
         journey=art.JourneyMeta(
@@ -117,7 +119,7 @@ def compile_journey(parsed: ParsedJourney) -> art.Artifact:
 # ------------------------------------------------------------ substitution
 
 
-def _variable_expr(var: VariableDecl) -> Expr | Any:
+def _variable_expr(var: VariableDecl, earlier: Resolver) -> Expr | Any:
     source = var.effective_source
     key = var.key or var.name
     if source == "environment":
@@ -128,7 +130,7 @@ def _variable_expr(var: VariableDecl) -> Expr | Any:
         return Ref("inputs", (key,))
     if source == "me":
         return Ref("me", (key,))
-    return _literal_or_template(var.value)
+    return _literal_or_template(earlier.resolve(var.value))
 
 
 def _literal_or_template(value: Any) -> Expr | Any:

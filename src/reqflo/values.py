@@ -314,7 +314,13 @@ def _merge_text(parts: list[str | Expr]) -> tuple[str | Expr, ...]:
 
 
 def make_template(parts: tuple[str | Expr, ...]) -> Template:
-    """A normalized Template: in text, literals become text; adjacent text merges."""
+    """A normalized Template: a top-level concat() is spliced into the text, literals in
+    text become text, and adjacent text merges."""
+    spliced: list[str | Expr] = []
+    for part in parts:
+        is_concat = isinstance(part, Call) and part.name == "concat"
+        spliced.extend(part.args if is_concat else (part,))  # type: ignore[union-attr]
+    parts = tuple(spliced)
     if len(parts) > 1:
         parts = tuple(to_text(p.value) if isinstance(p, Literal) else p for p in parts)
     return Template(_merge_text(list(parts)))

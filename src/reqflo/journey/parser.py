@@ -7,7 +7,6 @@ journey for the semantic pass, so one run of `reqflo validate` reports all probl
 
 from __future__ import annotations
 
-import copy
 import re
 import types
 from dataclasses import dataclass, field
@@ -19,35 +18,32 @@ from pydantic_core import ErrorDetails
 
 from reqflo.diagnostics import Diagnostic, Position, did_you_mean
 from reqflo.journey.model import JourneyFile
+from reqflo.journey.prune import file_path, prune
 from reqflo.journey.source import LoadedSource, PathKey, load_yaml
-
-PRUNABLE = ("steps", "templates", "inputs", "variables", "cases")
 
 
 @dataclass
 class ParsedJourney:
     """A parse outcome. `journey` is None when the structure is too broken to check further.
 
-    `origin` maps the pruned journey's paths back to the file's (`("steps", 1)` →
-    `("steps", 3)`) and `broken` names items that were dropped for structural errors,
-    so later checks neither lose positions nor report them again.
+    `renumber` maps the pruned journey's list indices back to the file's, and
+    `broken` names items dropped for structural errors, so later checks neither lose
+    positions nor report them again.
     """
 
     source: LoadedSource
     journey: JourneyFile | None
     diagnostics: list[Diagnostic] = field(default_factory=list)
-    origin: dict[PathKey, PathKey] = field(default_factory=dict)
+    renumber: dict[PathKey, dict[int, int]] = field(default_factory=dict)
     broken: dict[str, set[str]] = field(default_factory=dict)
+    placeholder_steps: bool = False
 
     def position(self, path: PathKey, *, key: bool = False) -> Position | None:
         real = self.file_path(path)
         return self.source.positions.key(real) if key else self.source.positions.value(real)
 
     def file_path(self, path: PathKey) -> PathKey:
-        prefix = path[:3]
-        if prefix in self.origin:
-            return self.origin[prefix] + path[3:]
-        return path
+        return file_path(self.renumber, path)
 
 
 def parse_file(path: Path, display: str | None = None) -> ParsedJourney:
@@ -93,11 +89,21 @@ def _validate(parsed: ParsedJourney, data: dict[str, Any]) -> None:
         errors = _dedupe(exc.errors(include_url=False), data)
     found = [_diagnostic(parsed, e, data) for e in errors]
     parsed.diagnostics.extend(sorted(found, key=_position_order))
-    pruned = _prune(parsed, data, errors)
+    pruned = prune(data, errors, _errors_of)
+    parsed.renumber, parsed.broken = pruned.renumber, pruned.broken
+    parsed.placeholder_steps = pruned.placeholder_steps
     try:
-        parsed.journey = JourneyFile.model_validate(pruned)
+        parsed.journey = JourneyFile.model_validate(pruned.document)
     except ValidationError:
         parsed.journey = None
+
+
+def _errors_of(document: Any) -> list[ErrorDetails]:
+    try:
+        JourneyFile.model_validate(document)
+    except ValidationError as exc:
+        return exc.errors(include_url=False)
+    return []
 
 
 def _position_order(diag: Diagnostic) -> tuple[int, int]:
@@ -298,47 +304,3 @@ def _container_of(tp: Any) -> Any:
         if get_origin(cand) in (list, dict):
             return cand
     return None
-
-
-# ------------------------------------------------------------------ pruning
-
-
-def _prune(parsed: ParsedJourney, data: dict[str, Any], errors: list[ErrorDetails]) -> Any:
-    document = copy.deepcopy(data)
-    for error in errors:
-        if error["type"] == "extra_forbidden":
-            parent = _value_at(document, tuple(error["loc"])[:-1])
-            if isinstance(parent, dict):
-                parent.pop(error["loc"][-1], None)
-    journey = document["journey"]
-    bad: dict[str, set[Any]] = {}
-    for error in (e for e in errors if e["type"] != "extra_forbidden"):
-        loc = tuple(error["loc"])
-        if len(loc) >= 3 and loc[1] in PRUNABLE:
-            bad.setdefault(str(loc[1]), set()).add(loc[2])
-        elif len(loc) >= 2:
-            journey[loc[1]] = "?" if loc[1] == "name" else None
-    for section, keys in bad.items():
-        journey[section] = _prune_section(parsed, section, journey.get(section), keys)
-    if not journey.get("steps"):
-        journey["steps"] = [{"id": "_", "request": {"url": "_"}}]
-    return {"journey": {k: v for k, v in journey.items() if v is not None}}
-
-
-def _prune_section(parsed: ParsedJourney, section: str, items: Any, bad: set[Any]) -> Any:
-    if isinstance(items, dict):
-        parsed.broken.setdefault(section, set()).update(str(k) for k in bad)
-        return {k: v for k, v in items.items() if k not in bad}
-    if not isinstance(items, list):
-        return items
-    kept: list[Any] = []
-    for index, item in enumerate(items):
-        if index in bad:
-            name = (
-                item.get("id" if section == "steps" else "name") if isinstance(item, dict) else None
-            )
-            parsed.broken.setdefault(section, set()).add(str(name))
-            continue
-        parsed.origin[("journey", section, len(kept))] = ("journey", section, index)
-        kept.append(item)
-    return kept

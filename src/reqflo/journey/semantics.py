@@ -9,6 +9,7 @@ templates; steps without assertions).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from reqflo.checks import (
     OPERATORS_BY_TYPE,
@@ -40,9 +41,10 @@ def check_journey(parsed: ParsedJourney) -> list[Diagnostic]:
     _check_cases(journey, report)
     for name, template in journey.templates.items():
         _check_request_templates(template, (*J, "templates", name), refs, None, in_template=True)
-    for index, step in enumerate(journey.steps):
-        _check_step(journey, index, step, report, refs)
-    _warn_unused(journey, report, refs)
+    if not parsed.placeholder_steps:
+        for index, step in enumerate(journey.steps):
+            _check_step(journey, index, step, report, refs)
+        _warn_unused(journey, report, refs)
     return sorted(report.found, key=_order)
 
 
@@ -107,6 +109,30 @@ def _check_variables(journey: Journey, report: Reporter, refs: ReferenceChecker)
         if source == "input":
             refs.used_inputs.add(var.key or var.name)
         refs.check_value(var.value, Place((*path, "value"), step_index=0))
+        _check_preset_order(var.value, {v.name for v in journey.variables[:index]}, path, report)
+
+
+def _check_preset_order(value: Any, earlier: set[str], path: PathKey, report: Reporter) -> None:
+    for text in strings_in(value):
+        for ref in _refs_of_text(text):
+            name = ref.path[0] if ref.path else None
+            if ref.root == "variables" and isinstance(name, str) and name not in earlier:
+                report.add(
+                    "forward-reference",
+                    f"variable '{name}' must be declared before the variable that uses it",
+                    (*path, "value"),
+                    "move it higher in variables:",
+                    offset=ref.offset,
+                )
+
+
+def _refs_of_text(text: str) -> list[Ref]:
+    if "{{" not in text:
+        return []
+    try:
+        return list(template_refs(parse_template(text)))
+    except ValueError:
+        return []
 
 
 def _check_cases(journey: Journey, report: Reporter) -> None:
@@ -253,11 +279,7 @@ def _check_template_use(
 def _refs_in(request: RequestSpec) -> Iterable[Ref]:
     dumped = request.model_dump(by_alias=True, exclude_none=True)
     for text in strings_in(dumped):
-        if "{{" in text:
-            try:
-                yield from template_refs(parse_template(text))
-            except ValueError:
-                continue
+        yield from _refs_of_text(text)
 
 
 def _as_template(ref: Ref) -> Template:
@@ -379,7 +401,7 @@ def effective_operator(assertion: AssertionSpec) -> str:
     if assertion.operator is not None:
         return assertion.operator
     if assertion.type == "json_schema":
-        return "matches"
+        return "equals"
     if assertion.type in {"json_path", "header"} and "expected" not in assertion.model_fields_set:
         return "exists"
     if assertion.type == "response_time":
