@@ -50,8 +50,10 @@ def make_artifact(
         steps=steps,
     )
     source = SourceInfo(
-        path="journeys/test.yaml", sha256="0" * 64,
-        positions=dict(positions or {}), lines=dict(lines or {}),
+        path="journeys/test.yaml",
+        sha256="0" * 64,
+        positions=dict(positions or {}),
+        lines=dict(lines or {}),
     )
     return seal(plan, source)
 

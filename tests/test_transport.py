@@ -21,13 +21,15 @@ async def transport() -> AsyncIterator[AiohttpTransport]:
 
 def _app() -> web.Application:
     async def echo(request: web.Request) -> web.Response:
-        return web.json_response({
-            "method": request.method,
-            "body": (await request.read()).decode(),
-            "cookie": request.headers.get("Cookie"),
-            "auth": request.headers.get("Authorization"),
-            "content_type": request.headers.get("Content-Type"),
-        })
+        return web.json_response(
+            {
+                "method": request.method,
+                "body": (await request.read()).decode(),
+                "cookie": request.headers.get("Cookie"),
+                "auth": request.headers.get("Authorization"),
+                "content_type": request.headers.get("Content-Type"),
+            }
+        )
 
     async def set_cookie(request: web.Request) -> web.Response:
         response = web.json_response({"ok": True})
@@ -76,8 +78,9 @@ async def test_cookies_are_kept_per_store(transport: AiohttpTransport) -> None:
         await transport.send(HttpRequest("GET", f"{base}/set?v=two"), second)
         seen_first = await transport.send(HttpRequest("GET", f"{base}/echo"), first)
         seen_second = await transport.send(HttpRequest("GET", f"{base}/echo"), second)
-        fresh = await transport.send(HttpRequest("GET", f"{base}/echo"),
-                                     transport.new_cookie_store())
+        fresh = await transport.send(
+            HttpRequest("GET", f"{base}/echo"), transport.new_cookie_store()
+        )
     assert set_response.cookies == {"session": "one"}
     assert seen_first.json["cookie"] == "session=one"
     assert seen_second.json["cookie"] == "session=two"
@@ -107,7 +110,11 @@ async def test_redirect_to_get_drops_the_body(transport: AiohttpTransport, statu
     assert response.status == 200
     assert response.url == f"{base}/echo"
     assert response.json == {
-        "method": "GET", "body": "", "cookie": "hop=h1", "auth": None, "content_type": None,
+        "method": "GET",
+        "body": "",
+        "cookie": "hop=h1",
+        "auth": None,
+        "content_type": None,
     }
     assert response.cookies == {"hop": "h1"}
 
@@ -136,6 +143,7 @@ async def test_redirect_not_followed_when_disabled(transport: AiohttpTransport) 
 
 async def test_cross_origin_redirect_drops_credentials(transport: AiohttpTransport) -> None:
     async with serve(_app()) as target:
+
         async def bounce(request: web.Request) -> web.Response:
             raise web.HTTPTemporaryRedirect(f"{target}/echo")
 
@@ -153,16 +161,18 @@ async def test_cross_origin_redirect_drops_credentials(transport: AiohttpTranspo
 async def test_too_many_redirects(transport: AiohttpTransport) -> None:
     async with serve(_app()) as base:
         with pytest.raises(TransportError) as caught:
-            await transport.send(HttpRequest("GET", f"{base}/loop", max_redirects=3),
-                                 transport.new_cookie_store())
+            await transport.send(
+                HttpRequest("GET", f"{base}/loop", max_redirects=3), transport.new_cookie_store()
+            )
     assert caught.value.code == "too-many-redirects"
 
 
 async def test_timeout(transport: AiohttpTransport) -> None:
     async with serve(_app()) as base:
         with pytest.raises(TransportError) as caught:
-            await transport.send(HttpRequest("GET", f"{base}/slow", timeout_s=0.2),
-                                 transport.new_cookie_store())
+            await transport.send(
+                HttpRequest("GET", f"{base}/slow", timeout_s=0.2), transport.new_cookie_store()
+            )
     assert caught.value.code == "timeout"
     assert "0.2s" in str(caught.value)
 
@@ -175,8 +185,9 @@ def _closed_port() -> int:
 
 async def test_connection_refused(transport: AiohttpTransport) -> None:
     with pytest.raises(TransportError) as caught:
-        await transport.send(HttpRequest("GET", f"http://127.0.0.1:{_closed_port()}/"),
-                             transport.new_cookie_store())
+        await transport.send(
+            HttpRequest("GET", f"http://127.0.0.1:{_closed_port()}/"), transport.new_cookie_store()
+        )
     assert caught.value.code == "connection-error"
 
 
@@ -191,8 +202,9 @@ async def test_garbage_response_is_invalid_response(transport: AiohttpTransport)
     port = server.sockets[0].getsockname()[1]
     try:
         with pytest.raises(TransportError) as caught:
-            await transport.send(HttpRequest("GET", f"http://127.0.0.1:{port}/"),
-                                 transport.new_cookie_store())
+            await transport.send(
+                HttpRequest("GET", f"http://127.0.0.1:{port}/"), transport.new_cookie_store()
+            )
     finally:
         server.close()
         await server.wait_closed()

@@ -226,9 +226,14 @@ class AiohttpTransport:
             )
             if location is None or not request.follow_redirects:
                 return HttpResponse(
-                    status=status, reason=reason, headers=headers, body=body,
-                    url=str(current.url), elapsed_ms=(time.perf_counter() - started) * 1000,
-                    http_version=version, cookies=set_cookies,
+                    status=status,
+                    reason=reason,
+                    headers=headers,
+                    body=body,
+                    url=str(current.url),
+                    elapsed_ms=(time.perf_counter() - started) * 1000,
+                    http_version=version,
+                    cookies=set_cookies,
                 )
             current = current.redirect(status, current.url.join(URL(location)), origin)
         raise TransportError(
@@ -289,9 +294,7 @@ class _Hop:
         return _Hop(method, target, headers, body)
 
 
-def _merge_cookie_header(
-    headers: list[tuple[str, str]], jar_cookies: str
-) -> list[tuple[str, str]]:
+def _merge_cookie_header(headers: list[tuple[str, str]], jar_cookies: str) -> list[tuple[str, str]]:
     for i, (key, value) in enumerate(headers):
         if key.lower() == "cookie":
             headers[i] = (key, f"{value}; {jar_cookies}")
@@ -306,8 +309,9 @@ def transport_error(exc: BaseException, request: HttpRequest) -> TransportError:
     if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
         return TransportError("tls-error", f"{where}: TLS failure: {exc}")
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return TransportError("timeout", f"{where}: no complete response within "
-                              f"{request.timeout_s:g}s")
+        return TransportError(
+            "timeout", f"{where}: no complete response within {request.timeout_s:g}s"
+        )
     if isinstance(exc, aiohttp.InvalidURL | ValueError):
         return TransportError("invalid-request", f"{where}: invalid request: {exc}")
     if isinstance(exc, aiohttp.ClientConnectorError):

@@ -1,0 +1,373 @@
+"""The execution engine: runs an artifact's steps for one instance, or for a data group.
+
+Owns `RunContext` (everything a run needs besides the artifact and its values),
+`SecretSource` (where secret values come from), `run_instance` and `run_group`.
+
+    ctx = RunContext(transport=AiohttpTransport(concurrency=20), secrets=LocalSecrets(...),
+                     environment="sandbox", env={"base_url": ...}, concurrency=20)
+    result = await run_instance(artifact, values, 0, "default", ctx, reporter.handle)
+    summary = await run_group(artifact, rows, ctx, reporter, key_column="email")
+
+Before any request of an instance the engine checks, in this order, and turns the first
+problem into an errored `InstanceResult` (no step runs, no request is sent): required
+inputs (`missing-input`), input types (`invalid-input`), every secret the plan needs
+(`missing-secret`, naming the secret and the environment, never a value) and every
+environment value it needs (`missing-environment-value`). Values arrive merged by the
+caller (case < `--set` < data row); the engine applies input defaults and types.
+
+Steps run in order (see reqflo.runner.step); a failed or errored step stops the instance
+unless it has `continue_on_failure`. An instance is `error` if any step errored, else
+`failed` if any step failed, else `passed`. Each instance has its own scope, cookie store
+and redactor (every resolved secret plus every `secret: true` output); everything in a
+result or an event has been through that redactor.
+
+`run_group` runs one instance per row with at most `ctx.concurrency` in flight. Rows are
+pulled lazily from any iterable or async iterable, and each finished instance goes to the
+reporter and is then dropped, so memory stays flat however many rows there are. With
+`ctx.fail_fast`, no new instance starts after the first one that did not pass.
+Event order: RunStarted, then per instance InstanceStarted, StepStarted/StepFinished…,
+InstanceFinished, and finally RunFinished. The caller owns and closes the transport
+and the reporter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sized
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from reqflo.artifact import Artifact
+from reqflo.diagnostics import RunSetupError
+from reqflo.http import Transport
+from reqflo.runner.build import OAuthTokens
+from reqflo.runner.events import (
+    AnyEvent,
+    InstanceFinished,
+    InstanceStarted,
+    Reporter,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
+from reqflo.runner.evidence import BODY_LIMIT, Redacts, step_error
+from reqflo.runner.inputs import prepare_inputs
+from reqflo.runner.results import (
+    InstanceResult,
+    InstanceStatus,
+    RunSummary,
+    StepResult,
+    StepStatus,
+    summarize_status,
+)
+from reqflo.runner.scope import InstanceScope
+from reqflo.runner.step import InstanceState, StepDeps, run_step
+from reqflo.secrets.redact import Redactor
+from reqflo.values import to_text
+
+Emit = Callable[[AnyEvent], None]
+Row = Mapping[str, Any]
+
+
+class SecretSource(Protocol):
+    """Resolves a secret by name at execution time; None when it is not defined."""
+
+    def resolve(self, name: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a run needs besides the artifact and the instance values."""
+
+    transport: Transport
+    secrets: SecretSource
+    environment: str | None = None
+    env: Mapping[str, Any] = field(default_factory=dict)
+    me: Mapping[str, Any] = field(default_factory=dict)
+    concurrency: int = 10
+    fail_fast: bool = False
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    base_dir: Path = field(default_factory=Path.cwd)
+    body_limit: int = BODY_LIMIT
+    tokens: OAuthTokens = field(default_factory=OAuthTokens)
+
+
+# ---------------------------------------------------------------- one instance
+
+
+async def run_instance(
+    artifact: Artifact,
+    values: Row,
+    index: int,
+    key: str,
+    ctx: RunContext,
+    emit: Emit,
+    *,
+    where: str = "",
+) -> InstanceResult:
+    """Run every step for one set of values; emits events and returns the result.
+
+    `where` ("row 12") is added to setup error messages.
+    """
+    started_at, clock = time.time(), time.perf_counter()
+    emit(InstanceStarted(instance=index, key=key))
+    secrets, missing_secrets = _resolve_secrets(artifact, ctx)
+    redactor = Redactor(secrets.values())
+    try:
+        inputs = prepare_inputs(artifact.plan.inputs, values, where)
+        _check_secrets(missing_secrets, ctx)
+        _check_environment(artifact, ctx)
+    except RunSetupError as exc:
+        result = InstanceResult(
+            index=index,
+            key=key,
+            status="error",
+            error=step_error(exc.code, str(exc), redactor),
+            inputs=redactor.redact_value(dict(values)),
+            started_at=started_at,
+            duration_ms=_ms_since(clock),
+        )
+        emit(InstanceFinished(result=result))
+        return result
+    state = InstanceState(
+        InstanceScope(inputs, ctx.env, secrets, ctx.me),
+        redactor,
+        ctx.transport.new_cookie_store(),
+    )
+    steps = await _run_steps(artifact, index, ctx, state, emit)
+    result = InstanceResult(
+        index=index,
+        key=key,
+        status=instance_status(s.status for s in steps),
+        steps=tuple(steps),
+        inputs=redactor.redact_value(inputs),
+        started_at=started_at,
+        duration_ms=_ms_since(clock),
+        logs=tuple(state.logs),
+    )
+    emit(InstanceFinished(result=result))
+    return result
+
+
+async def _run_steps(
+    artifact: Artifact, index: int, ctx: RunContext, state: InstanceState, emit: Emit
+) -> list[StepResult]:
+    deps = StepDeps(artifact, ctx.transport, ctx.base_dir, ctx.tokens, ctx.body_limit)
+    results: list[StepResult] = []
+    for step_index, step in enumerate(artifact.plan.steps):
+        emit(StepStarted(instance=index, step=step_index, step_id=step.id))
+        result = await _guarded_step(step_index, deps, state)
+        emit(StepFinished(instance=index, result=result))
+        results.append(result)
+        if result.status in {"failed", "error"} and not step.continue_on_failure:
+            break
+    return results
+
+
+async def _guarded_step(step_index: int, deps: StepDeps, state: InstanceState) -> StepResult:
+    """run_step, with an unexpected exception recorded as an `internal-error` step."""
+    try:
+        return await run_step(step_index, deps, state)
+    except Exception as exc:  # a bug must not take the other instances down
+        step = deps.artifact.plan.steps[step_index]
+        error = step_error("internal-error", f"{type(exc).__name__}: {exc}", state.redactor)
+        return StepResult(index=step_index, id=step.id, name=step.name, status="error", error=error)
+
+
+def instance_status(step_statuses: Iterable[StepStatus]) -> InstanceStatus:
+    statuses = set(step_statuses)
+    if "error" in statuses:
+        return "error"
+    if "indeterminate" in statuses:
+        return "indeterminate"
+    return "failed" if "failed" in statuses else "passed"
+
+
+def _resolve_secrets(artifact: Artifact, ctx: RunContext) -> tuple[dict[str, str], list[str]]:
+    resolved: dict[str, str] = {}
+    missing: list[str] = []
+    for name in artifact.plan.needs.secrets:
+        value = ctx.secrets.resolve(name)
+        if value is None:
+            missing.append(name)
+        else:
+            resolved[name] = value
+    return resolved, missing
+
+
+def _environment_label(ctx: RunContext) -> str:
+    return f"environment '{ctx.environment}'" if ctx.environment else "no environment selected"
+
+
+def _check_secrets(missing: list[str], ctx: RunContext) -> None:
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        plural = "s" if len(missing) > 1 else ""
+        raise RunSetupError(
+            f"secret{plural} {names} could not be resolved ({_environment_label(ctx)})",
+            "missing-secret",
+        )
+
+
+def _check_environment(artifact: Artifact, ctx: RunContext) -> None:
+    missing = [n for n in artifact.plan.needs.environment if ctx.env.get(n) is None]
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        raise RunSetupError(
+            f"{_environment_label(ctx)} does not define {names}", "missing-environment-value"
+        )
+
+
+def _ms_since(clock: float) -> float:
+    return round((time.perf_counter() - clock) * 1000, 3)
+
+
+# ---------------------------------------------------------------- a data group
+
+
+class _CachedSecrets:
+    """Resolves each secret once per run group (hits and misses alike)."""
+
+    def __init__(self, source: SecretSource) -> None:
+        self._source = source
+        self._cache: dict[str, str | None] = {}
+
+    def resolve(self, name: str) -> str | None:
+        if name not in self._cache:
+            self._cache[name] = self._source.resolve(name)
+        return self._cache[name]
+
+
+@dataclass
+class _Tally:
+    passed: int = 0
+    failed: int = 0
+    errored: int = 0
+
+    def add(self, status: InstanceStatus) -> None:
+        if status == "passed":
+            self.passed += 1
+        elif status == "failed":
+            self.failed += 1
+        else:
+            self.errored += 1
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed + self.errored
+
+
+async def run_group(
+    artifact: Artifact,
+    rows: Iterable[Row] | AsyncIterable[Row],
+    ctx: RunContext,
+    reporter: Reporter,
+    *,
+    key_column: str | None = None,
+) -> RunSummary:
+    """Run one instance per row with bounded concurrency, streaming results to `reporter`."""
+    started_at, clock = time.time(), time.perf_counter()
+    reporter.handle(
+        RunStarted(
+            run_id=ctx.run_id,
+            artifact_id=artifact.id,
+            journey=artifact.plan.journey.name,
+            environment=ctx.environment,
+            total=len(rows) if isinstance(rows, Sized) else None,
+            started_at=started_at,
+        )
+    )
+    ctx = replace(ctx, secrets=_CachedSecrets(ctx.secrets))
+    tally = await _GroupRun(artifact, _aiter(rows), ctx, reporter, key_column).run()
+    summary = RunSummary(
+        run_id=ctx.run_id,
+        artifact_id=artifact.id,
+        journey=artifact.plan.journey.name,
+        environment=ctx.environment,
+        status=summarize_status(tally.passed, tally.failed, tally.errored),
+        total=tally.total,
+        passed=tally.passed,
+        failed=tally.failed,
+        errored=tally.errored,
+        started_at=started_at,
+        duration_ms=_ms_since(clock),
+    )
+    reporter.handle(RunFinished(summary=summary))
+    return summary
+
+
+class _GroupRun:
+    """A pool of `ctx.concurrency` workers pulling rows one at a time."""
+
+    def __init__(
+        self,
+        artifact: Artifact,
+        rows: AsyncIterator[Row],
+        ctx: RunContext,
+        reporter: Reporter,
+        key_column: str | None,
+    ) -> None:
+        self.artifact, self.rows, self.ctx = artifact, rows, ctx
+        self.reporter, self.key_column = reporter, key_column
+        self.tally = _Tally()
+        self.next_index = 0
+        self.lock = asyncio.Lock()
+        self.stopped = False
+
+    async def run(self) -> _Tally:
+        workers = [asyncio.create_task(self._worker()) for _ in range(max(1, self.ctx.concurrency))]
+        try:
+            await asyncio.gather(*workers)
+        except BaseException:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            raise
+        return self.tally
+
+    async def _next_row(self) -> tuple[int, Row] | None:
+        async with self.lock:
+            if self.stopped:
+                return None
+            row = await anext(self.rows, None)
+            if row is None:
+                return None
+            index, self.next_index = self.next_index, self.next_index + 1
+            return index, row
+
+    async def _worker(self) -> None:
+        while (item := await self._next_row()) is not None:
+            index, row = item
+            result = await run_instance(
+                self.artifact,
+                row,
+                index,
+                self._key(row, index),
+                self.ctx,
+                self.reporter.handle,
+                where=f"row {index + 1}",
+            )
+            self.tally.add(result.status)
+            if self.ctx.fail_fast and result.status != "passed":
+                self.stopped = True
+
+    def _key(self, row: Row, index: int) -> str:
+        if self.key_column is not None and row.get(self.key_column) not in (None, ""):
+            return to_text(row[self.key_column])
+        return str(index + 1)
+
+
+async def _aiter(rows: Iterable[Row] | AsyncIterable[Row]) -> AsyncIterator[Row]:
+    if isinstance(rows, AsyncIterable):
+        async for row in rows:
+            yield row
+    else:
+        for row in rows:
+            yield row
+
+
+__all__ = ["Emit", "Redacts", "RunContext", "SecretSource", "run_group", "run_instance"]
