@@ -49,10 +49,27 @@ MAX_VALUE_CHARS = 2_000
 _MESSAGE_VALUE_CHARS = 200
 _SCHEMA_ERRORS_SHOWN = 3
 
-ALL_OPERATORS = frozenset({
-    "equals", "not_equals", "exists", "not_exists", "contains", "not_contains", "matches",
-    "gt", "gte", "lt", "lte", "in", "not_in", "starts_with", "ends_with", "length", "is_type",
-})
+ALL_OPERATORS = frozenset(
+    {
+        "equals",
+        "not_equals",
+        "exists",
+        "not_exists",
+        "contains",
+        "not_contains",
+        "matches",
+        "gt",
+        "gte",
+        "lt",
+        "lte",
+        "in",
+        "not_in",
+        "starts_with",
+        "ends_with",
+        "length",
+        "is_type",
+    }
+)
 _ORDERING = frozenset({"gt", "gte", "lt", "lte"})
 _EQUALITY = frozenset({"equals", "not_equals", "in", "not_in"})
 _TEXT = frozenset({"contains", "not_contains", "matches", "starts_with", "ends_with", "length"})
@@ -71,16 +88,34 @@ JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null
 LENGTH_BOUNDS = ("equals", "not_equals", "gt", "gte", "lt", "lte")
 
 _PHRASE = {
-    "equals": "to equal", "not_equals": "not to equal", "contains": "to contain",
-    "not_contains": "not to contain", "matches": "to match", "gt": "to be >",
-    "gte": "to be >=", "lt": "to be <", "lte": "to be <=", "in": "to be one of",
-    "not_in": "not to be one of", "starts_with": "to start with", "ends_with": "to end with",
-    "length": "to have length", "is_type": "to be of type", "exists": "to exist",
+    "equals": "to equal",
+    "not_equals": "not to equal",
+    "contains": "to contain",
+    "not_contains": "not to contain",
+    "matches": "to match",
+    "gt": "to be >",
+    "gte": "to be >=",
+    "lt": "to be <",
+    "lte": "to be <=",
+    "in": "to be one of",
+    "not_in": "not to be one of",
+    "starts_with": "to start with",
+    "ends_with": "to end with",
+    "length": "to have length",
+    "is_type": "to be of type",
+    "exists": "to exist",
     "not_exists": "not to exist",
 }
 _SYMBOL = {
-    "equals": "", "not_equals": "not ", "gt": "> ", "gte": ">= ", "lt": "< ", "lte": "<= ",
-    "in": "one of ", "not_in": "not one of ", "matches": "matching ",
+    "equals": "",
+    "not_equals": "not ",
+    "gt": "> ",
+    "gte": ">= ",
+    "lt": "< ",
+    "lte": "<= ",
+    "in": "one of ",
+    "not_in": "not one of ",
+    "matches": "matching ",
     "starts_with": "starting with ",
 }
 _NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -294,8 +329,10 @@ def _output_source(output: OutputPlan, response: HttpResponse) -> tuple[Any, str
         return response.url, None
     if source == "body":
         return _body_value(output, response)
-    value = _header(response, output.key or "") if source == "header" else _cookie(
-        response, output.key or ""
+    value = (
+        _header(response, output.key or "")
+        if source == "header"
+        else _cookie(response, output.key or "")
     )
     if value is ABSENT:
         return None, f"no {source} '{output.key}' in the response"
@@ -442,8 +479,14 @@ def evaluate_assertion(
     else:
         passed, message = _judge(assertion, actual, expected)
     return Check(
-        index, assertion.type, op, passed, _clip(expected),
-        None if actual is ABSENT else _clip(actual), assertion.path, assertion.key,
+        index,
+        assertion.type,
+        op,
+        passed,
+        _clip(expected),
+        None if actual is ABSENT else _clip(actual),
+        assertion.path,
+        assertion.key,
         "" if passed else message,
     )
 
@@ -525,8 +568,15 @@ def _schema_check(index: int, assertion: AssertionPlan, response: HttpResponse) 
         problem += f" (and {more} more)" if more > 0 else ""
     message = f"body {problem}" if problem else ""
     return Check(
-        index, "json_schema", assertion.operator, problem is None, _clip(schema),
-        _clip(errors) if errors else None, None, None, message,
+        index,
+        "json_schema",
+        assertion.operator,
+        problem is None,
+        _clip(schema),
+        _clip(errors) if errors else None,
+        None,
+        None,
+        message,
     )
 
 
@@ -667,9 +717,12 @@ def _is_type(actual: Any, expected: Any) -> bool:
 
 
 _COMPARE: dict[str, Any] = {
-    "equals": lambda a, b: a == b, "not_equals": lambda a, b: a != b,
-    "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b,
+    "equals": lambda a, b: a == b,
+    "not_equals": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
 }
 
 OPERATIONS: dict[str, Any] = {
