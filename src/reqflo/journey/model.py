@@ -211,4 +211,17 @@ def journey_json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://reqflo.dev/schema/journey-1.json"
     schema["title"] = "Reqflo journey"
+    _durations_as_text(schema)
     return schema
+
+
+def _durations_as_text(node: Any) -> None:
+    """Show duration defaults as written in YAML (`1000` → `"1000ms"`)."""
+    if isinstance(node, dict):
+        if node.get("pattern", "").endswith("(ms|s|m|h)$") and isinstance(node.get("default"), int):
+            node["default"] = f"{node['default']}ms"
+        for child in node.values():
+            _durations_as_text(child)
+    elif isinstance(node, list):
+        for child in node:
+            _durations_as_text(child)
