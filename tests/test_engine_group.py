@@ -21,7 +21,7 @@ from reqflo.artifact import (
     StepPlan,
 )
 from reqflo.http import AiohttpTransport
-from reqflo.runner.engine import run_group, run_instance
+from reqflo.runner.engine import InstanceSpec, run_group, run_instance
 from reqflo.runner.events import RunFinished, RunStarted
 
 
@@ -231,3 +231,22 @@ async def test_large_bodies_are_truncated_with_a_marker(transport: AiohttpTransp
     assert response.body_truncated and response.body == "x" * 1000
     assert response.body_size == 200_000
     assert result.status == "passed"  # assertions see the whole body
+
+
+async def test_instance_specs_name_their_key_and_origin(transport: AiohttpTransport) -> None:
+    artifact = make_artifact(*SESSION_STEPS, inputs=(InputPlan(name="user", required=True),))
+    rows = [
+        InstanceSpec({"user": "ana"}, key="ana-key"),
+        InstanceSpec({}, key="broken", where="row 2, line 3 of users.csv"),
+    ]
+    reporter = CollectingReporter()
+    async with serve(session_app()) as base:
+        ctx = make_context(transport, env={"base_url": base}, concurrency=1)
+        summary = await run_group(artifact, rows, ctx, reporter)
+    first, second = reporter.instances()
+    assert (first.key, first.status) == ("ana-key", "passed")
+    assert (second.key, second.status) == ("broken", "error")
+    assert second.error is not None
+    assert second.error.message == "missing required input 'user' (row 2, line 3 of users.csv)"
+    assert (summary.total, summary.passed, summary.errored) == (2, 1, 1)
+    assert isinstance(reporter.events[0], RunStarted) and reporter.events[0].total == 2

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -217,3 +221,65 @@ async def test_foreign_cookie_store_is_rejected(transport: AiohttpTransport) -> 
 
     with pytest.raises(TypeError):
         await transport.send(HttpRequest("GET", "http://127.0.0.1:1/"), Foreign())
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (cert, key) made with `cryptography`."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "reqflo-test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_tls_verification_and_verify_tls_false(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    runner = web.AppRunner(_app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_ctx)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = f"https://127.0.0.1:{port}/echo"
+    trusting = ssl.create_default_context(cafile=str(cert))
+    try:
+        async with AiohttpTransport() as default, AiohttpTransport(ssl_context=trusting) as ca:
+            with pytest.raises(TransportError) as caught:
+                await default.send(HttpRequest("GET", url), default.new_cookie_store())
+            insecure = await default.send(
+                HttpRequest("GET", url, verify_tls=False), default.new_cookie_store()
+            )
+            trusted = await ca.send(HttpRequest("GET", url), ca.new_cookie_store())
+    finally:
+        await runner.cleanup()
+    assert caught.value.code == "tls-error"
+    assert insecure.status == 200 and trusted.status == 200

@@ -17,12 +17,20 @@ can replace it.
 """
 
 from reqflo.runner.build import OAuthTokens
-from reqflo.runner.engine import Emit, RunContext, SecretSource, run_group, run_instance
+from reqflo.runner.engine import (
+    Emit,
+    InstanceSpec,
+    RunContext,
+    SecretSource,
+    run_group,
+    run_instance,
+)
 from reqflo.runner.inputs import InputTypeError, convert_value, prepare_inputs
 
 __all__ = [
     "Emit",
     "InputTypeError",
+    "InstanceSpec",
     "OAuthTokens",
     "RunContext",
     "SecretSource",

@@ -21,7 +21,8 @@ unless it has `continue_on_failure`. An instance is `error` if any step errored,
 and redactor (every resolved secret plus every `secret: true` output); everything in a
 result or an event has been through that redactor.
 
-`run_group` runs one instance per row with at most `ctx.concurrency` in flight. Rows are
+`run_group` runs one instance per row (a values mapping, or an `InstanceSpec` naming
+its key and origin) with at most `ctx.concurrency` in flight. Rows are
 pulled lazily from any iterable or async iterable, and each finished instance goes to the
 reporter and is then dropped, so memory stays flat however many rows there are. With
 `ctx.fail_fast`, no new instance starts after the first one that did not pass.
@@ -54,7 +55,7 @@ from reqflo.runner.events import (
     StepFinished,
     StepStarted,
 )
-from reqflo.runner.evidence import BODY_LIMIT, Redacts, step_error
+from reqflo.runner.evidence import BODY_LIMIT, Redacts, SharedRedactors, step_error
 from reqflo.runner.inputs import prepare_inputs
 from reqflo.runner.results import (
     InstanceResult,
@@ -66,11 +67,23 @@ from reqflo.runner.results import (
 )
 from reqflo.runner.scope import InstanceScope
 from reqflo.runner.step import InstanceState, StepDeps, run_step
-from reqflo.secrets.redact import Redactor
 from reqflo.values import to_text
 
 Emit = Callable[[AnyEvent], None]
-Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """One row of a group with its own name: merged `values`, the instance `key`
+    (default: the key column, else the 1-based row number) and `where` it came from
+    ("row 12, line 13"), used in setup error messages."""
+
+    values: Mapping[str, Any]
+    key: str | None = None
+    where: str | None = None
+
+
+Row = Mapping[str, Any] | InstanceSpec
 
 
 class SecretSource(Protocol):
@@ -94,6 +107,7 @@ class RunContext:
     base_dir: Path = field(default_factory=Path.cwd)
     body_limit: int = BODY_LIMIT
     tokens: OAuthTokens = field(default_factory=OAuthTokens)
+    redactors: SharedRedactors = field(default_factory=SharedRedactors)
 
 
 # ---------------------------------------------------------------- one instance
@@ -101,7 +115,7 @@ class RunContext:
 
 async def run_instance(
     artifact: Artifact,
-    values: Row,
+    values: Mapping[str, Any],
     index: int,
     key: str,
     ctx: RunContext,
@@ -116,7 +130,7 @@ async def run_instance(
     started_at, clock = time.time(), time.perf_counter()
     emit(InstanceStarted(instance=index, key=key))
     secrets, missing_secrets = _resolve_secrets(artifact, ctx)
-    redactor = Redactor(secrets.values())
+    redactor = ctx.redactors.for_secrets(secrets.values())
     try:
         inputs = prepare_inputs(artifact.plan.inputs, values, where)
         _check_secrets(missing_secrets, ctx)
@@ -342,20 +356,21 @@ class _GroupRun:
     async def _worker(self) -> None:
         while (item := await self._next_row()) is not None:
             index, row = item
+            spec = row if isinstance(row, InstanceSpec) else InstanceSpec(row)
             result = await run_instance(
                 self.artifact,
-                row,
+                spec.values,
                 index,
-                self._key(row, index),
+                spec.key or self._key(spec.values, index),
                 self.ctx,
                 self.reporter.handle,
-                where=f"row {index + 1}",
+                where=spec.where or f"row {index + 1}",
             )
             self.tally.add(result.status)
             if self.ctx.fail_fast and result.status != "passed":
                 self.stopped = True
 
-    def _key(self, row: Row, index: int) -> str:
+    def _key(self, row: Mapping[str, Any], index: int) -> str:
         if self.key_column is not None and row.get(self.key_column) not in (None, ""):
             return to_text(row[self.key_column])
         return str(index + 1)
@@ -370,4 +385,13 @@ async def _aiter(rows: Iterable[Row] | AsyncIterable[Row]) -> AsyncIterator[Row]
             yield row
 
 
-__all__ = ["Emit", "Redacts", "RunContext", "SecretSource", "run_group", "run_instance"]
+__all__ = [
+    "Emit",
+    "InstanceSpec",
+    "Redacts",
+    "RunContext",
+    "SecretSource",
+    "instance_status",
+    "run_group",
+    "run_instance",
+]

@@ -8,6 +8,11 @@ than the limit are cut with `body_truncated=True`, never silently.
 
 Redaction happens before truncation, on a window a little larger than the limit, and
 the window's tail is dropped, so a secret straddling the cut never shows partially.
+
+`InstanceRedactor` keeps redaction cheap for large data groups: every instance of a run
+shares one `Redactor` built from the run's resolved secrets (`SharedRedactors` caches it
+per secret set); an instance gets a private copy only when it derives a new secret (an
+output marked `secret: true`), so overlapping secrets are still matched as one.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from reqflo.runner.results import (
     StepError,
     Timings,
 )
+from reqflo.secrets.redact import Redactor
 
 BODY_LIMIT = 64 * 1024
 _MARGIN = 8 * 1024  # longer than any encoded secret form the redactor may have to match
@@ -39,6 +45,50 @@ class Redacts(Protocol):
     def redact_value(self, obj: Any) -> Any: ...
 
     def redact_headers(self, pairs: Iterable[tuple[str, str]]) -> Any: ...
+
+
+class SharedRedactors:
+    """Run-wide cache: one Redactor per distinct set of resolved secret values."""
+
+    def __init__(self) -> None:
+        self._by_secrets: dict[frozenset[str], Redactor] = {}
+
+    def for_secrets(self, secrets: Iterable[str]) -> InstanceRedactor:
+        key = frozenset(s for s in secrets if s)
+        shared = self._by_secrets.get(key)
+        if shared is None:
+            shared = self._by_secrets[key] = Redactor(key)
+        return InstanceRedactor(shared, key)
+
+
+class InstanceRedactor:
+    """An instance's redactor: the shared run redactor until a secret is derived."""
+
+    def __init__(self, shared: Redactor, secrets: frozenset[str]) -> None:
+        self._secrets = set(secrets)
+        self._active = shared
+        self._private = False
+
+    def add(self, value: str) -> None:
+        if not value or value in self._secrets:
+            return
+        self._secrets.add(value)
+        if self._private:
+            self._active.add(value)
+        else:
+            self._active, self._private = Redactor(self._secrets), True
+
+    def redact(self, text: str) -> str:
+        return self._active.redact(text)
+
+    def redact_value(self, obj: Any) -> Any:
+        return self._active.redact_value(obj)
+
+    def redact_headers(self, pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        return self._active.redact_headers(pairs)
+
+    def __repr__(self) -> str:  # never show the values
+        return f"InstanceRedactor({len(self._secrets)} secrets)"
 
 
 def clipped(text: str, redactor: Redacts, limit: int = BODY_LIMIT) -> tuple[str, bool]:
