@@ -373,3 +373,16 @@ def test_started_at_is_rendered_in_utc(tmp_path: Path) -> None:
     feed(HtmlReporter(path), sample_single_run())
     assert STARTED == 1_764_064_800.0
     assert "2025-11-25 10:00:00 UTC" in path.read_text("utf-8")
+
+
+def test_html_lists_failing_instances_first_and_folds_passing_ones(tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+    feed(HtmlReporter(path), sample_data_run(30))
+
+    page = path.read_text("utf-8")
+    assert page.index('id="instance-9"') < page.index('id="instance-0"')
+    assert page.index('href="#instance-29"') < page.index('href="#instance-0"')
+    failing = page[page.index('id="instance-9"') :]
+    assert failing.split(">", 2)[1].strip().startswith('<details class="instance-body" open')
+    passing = page[page.index('id="instance-0"') :]
+    assert passing.split(">", 2)[1].strip() == '<details class="instance-body"'

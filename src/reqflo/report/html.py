@@ -98,7 +98,8 @@ class HtmlReporter:
         self.max_problem_evidence = max_problem_evidence
         self._env = build_environment()
         self._instance_template = self._env.get_template("instance.html.j2")
-        self._sections = spool()
+        self._problem_sections = spool()  # failing instances come first on the page
+        self._passed_sections = spool()
         self._rows: list[IndexRow] = []
         self._tally = Tally()
         self._run: RunStarted | None = None
@@ -120,11 +121,13 @@ class HtmlReporter:
             page = self._env.get_template("page.html.j2").render(self._page_context())
             head, tail = page.split(_MARKER, 1)
             self.sink.write(head)
-            self.sink.copy_from(self._sections)
+            self.sink.copy_from(self._problem_sections)
+            self.sink.copy_from(self._passed_sections)
             self.sink.write(tail)
             self.sink.commit()
         finally:
-            self._sections.close()
+            self._problem_sections.close()
+            self._passed_sections.close()
             self.sink.discard()
 
     def _on_instance(self, instance: InstanceResult) -> None:
@@ -142,7 +145,10 @@ class HtmlReporter:
                 problem=fmt.shorten(fmt.first_problem(instance), 200),
             )
         )
-        self._sections.write(self._instance_template.render(instance=instance))
+        problem = fmt.is_problem(instance.status)
+        single = self._run is not None and self._run.total == 1
+        html = self._instance_template.render(instance=instance, open=problem or single)
+        (self._problem_sections if problem else self._passed_sections).write(html)
 
     def _keep_evidence(self, instance: InstanceResult) -> bool:
         tally = self._tally
@@ -176,7 +182,7 @@ class HtmlReporter:
             "tally": tally,
             "single": single,
             "steps": _step_counts(self._single_instance) if single else None,
-            "rows": self._rows,
+            "rows": sorted(self._rows, key=lambda row: not fmt.is_problem(row.status)),
             "css": Markup(_stylesheet()),
             "marker": Markup(_MARKER),
             "version": __version__,
