@@ -301,3 +301,10 @@ def test_a_file_that_is_not_utf8_names_the_line_and_byte(tmp_path: Path, suffix:
     )
     path.write_bytes(b"\xef\xbb\xbfa\xffb\n")
     assert error_of(path).startswith(f"{path}:1: byte 2 of the line is not UTF-8")
+
+
+def test_the_example_data_file_has_twenty_uniquely_keyed_rows() -> None:
+    path = Path(__file__).resolve().parents[1] / "examples" / "data" / "orders.csv"
+    rows = list(iter_rows(path, "customer_id"))
+    assert len(rows) == 20 and len({row.key for row in rows}) == 20
+    assert all(row.values["quantity"].isdigit() for row in rows)
