@@ -93,10 +93,11 @@ async def test_me_without_valid_credentials_is_401_with_a_challenge(client: Clie
 
 
 async def test_custom_users_replace_the_demo_users() -> None:
-    async with demo_server(users={"canary": "s3cret-canary"}) as base_url:
+    async with demo_server(users={"canary": "s3cret-canary", "ünï": "pässwörd"}) as base_url:
         session = aiohttp.ClientSession(base_url=base_url)
         async with session:
             assert await login(session, "canary", "s3cret-canary")
+            assert await login(session, "ünï", "pässwörd")
             demo_login = {"username": "demo", "password": DEMO_PASSWORD}
             status, _, _ = await call(session, "POST", "/auth/login", json=demo_login)
             assert status == 401

@@ -5,7 +5,9 @@ Routes:
     POST   /auth/logout     revokes the bearer token / session
     GET    /me              the authenticated user (bearer token or session cookie)
     POST   /orders          {"customer_id", "quantity"} → 201 {"order": {...}}; an
-                            `Idempotency-Key` header makes a retried POST return the same order
+                            `Idempotency-Key` header (scoped per user) makes a retried POST
+                            return the same order (`Idempotent-Replayed: true`); the same key
+                            with a different body is a 422
     GET    /orders          {"orders": [...], "count": n}; filters ?status= and ?customer_id=
     GET    /orders/{id}     {"order": {...}}
     PUT    /orders/{id}     any of customer_id, quantity, status → {"order": {...}}

@@ -53,7 +53,9 @@ class DemoState:
 
     def check_password(self, username: str, password: str) -> bool:
         expected = self.users.get(username)
-        return expected is not None and secrets.compare_digest(expected, password)
+        if expected is None:
+            return False
+        return secrets.compare_digest(expected.encode(), password.encode())
 
     def open_session(self, username: str) -> tuple[str, str]:
         """A new bearer token and a new session id for `username`."""
