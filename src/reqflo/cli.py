@@ -198,6 +198,108 @@ def build(
 
 
 @app.command()
+def run(
+    journey: Annotated[
+        str, typer.Argument(help="A journey file, a journey name or an artifact id.")
+    ],
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="Target environment (environments/NAME.yaml).")
+    ] = None,
+    case: Annotated[
+        str | None, typer.Option("--case", help="A case stored in the journey.")
+    ] = None,
+    sets: Annotated[
+        list[str] | None, typer.Option("--set", help="An input value, NAME=VALUE (repeatable).")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="One instance per row of a .csv, .json or .jsonl file."),
+    ] = None,
+    data_key: Annotated[
+        str | None, typer.Option("--data-key", help="Column naming each instance.")
+    ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option("--concurrency", "-c", min=1, max=10_000, help="Instances in flight at once."),
+    ] = 20,
+    outputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--output", "-o", help="FORMAT[:PATH]: json, junit, html, tap, ndjson (repeatable)."
+        ),
+    ] = None,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Start no new instance after one fails.")
+    ] = False,
+    secrets_file: Annotated[
+        Path | None,
+        typer.Option("--secrets-file", help="Local secrets file (default .reqflo/secrets.yaml)."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show every step's evidence.")
+    ] = False,
+) -> None:
+    """Run a journey locally: compile it, execute the artifact, report (exit 0/1/2/3/4)."""
+    from reqflo.local import LocalRunOptions
+
+    options = LocalRunOptions(
+        environment=env,
+        case=case,
+        data=data,
+        data_key=data_key,
+        concurrency=concurrency,
+        fail_fast=fail_fast,
+        secrets_file=secrets_file,
+    )
+    raise typer.Exit(_run_locally(journey, options, sets or [], outputs or [], verbose))
+
+
+def _run_locally(
+    journey: str, options: object, sets: list[str], outputs: list[str], verbose: bool
+) -> int:
+    from dataclasses import replace
+
+    from reqflo.diagnostics import DataFileError, SecretsFileError
+    from reqflo.local import LocalRunOptions
+    from reqflo.project import UsageError, parse_assignments, resolve_journey
+
+    assert isinstance(options, LocalRunOptions)
+    err = _console(stderr=True)
+    try:
+        artifact, checked, project = resolve_journey(journey, Path.cwd())
+        if artifact is None:
+            assert checked is not None
+            _print_check(err, checked)
+            return EXIT_INVALID
+        options = replace(options, assignments=parse_assignments(sets))
+        return _execute(artifact, project, options, outputs, verbose)
+    except (UsageError, DataFileError, SecretsFileError, ValueError) as exc:
+        err.print(Text(f"error: {exc}", style="bold red"))
+        return EXIT_INVALID
+
+
+def _execute(
+    artifact: object, project_root: Path, options: object, outputs: list[str], verbose: bool
+) -> int:
+    from reqflo.artifact import Artifact
+    from reqflo.local import LocalRunOptions, run_local
+    from reqflo.project import Project
+    from reqflo.report import ConsoleReporter, Fanout, open_reporters, parse_output_spec
+    from reqflo.runner.results import exit_code
+
+    assert isinstance(artifact, Artifact) and isinstance(options, LocalRunOptions)
+    to_stdout = any(parse_output_spec(o).path is None for o in outputs)
+    console = _console(stderr=to_stdout)
+    files = open_reporters(outputs, console)
+    reporter = Fanout([ConsoleReporter(console, verbose=verbose), files])
+    try:
+        summary = run_local(artifact, Project(project_root), options, reporter)
+    finally:
+        reporter.close()
+    return exit_code(summary)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of journey files (for editors and linters)."""
     from reqflo.journey.model import journey_json_schema

@@ -60,6 +60,12 @@ class _Record:
 _Reader = Callable[[IO[str], str, "str | None"], Iterator[_Record]]
 
 
+def count_rows(path: Path) -> int:
+    """How many rows `iter_rows` will yield; a malformed file raises DataFileError now,
+    before any instance runs. Streams like `iter_rows`, so memory stays flat."""
+    return sum(1 for _ in iter_rows(path))
+
+
 def iter_rows(path: Path, data_key: str | None = None) -> Iterator[DataRow]:
     """The rows of a .csv, .json or .jsonl/.ndjson file, streamed.
 

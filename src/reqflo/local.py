@@ -1,0 +1,103 @@
+"""Local runs: `reqflo run` without `--cloud`, from an artifact to reports and a summary.
+
+Owns the wiring of one local run: the environment's values, local secrets, the local
+identity, run values (case, `--set`, data rows), the aiohttp transport sized to the
+concurrency, and the reporters. The engine does the work; this module only assembles it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reqflo.artifact import Artifact
+from reqflo.http import AiohttpTransport
+from reqflo.project import Project, base_values, local_identity
+from reqflo.runner.data import DataRow, count_rows, iter_rows
+from reqflo.runner.engine import InstanceSpec, RunContext, run_group
+from reqflo.runner.events import Reporter
+from reqflo.runner.results import RunSummary
+from reqflo.secrets.local import LocalSecrets
+
+DEFAULT_CONCURRENCY = 20
+
+
+@dataclass(frozen=True)
+class LocalRunOptions:
+    environment: str | None = None
+    case: str | None = None
+    assignments: Mapping[str, Any] = field(default_factory=dict)
+    data: Path | None = None
+    data_key: str | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    fail_fast: bool = False
+    secrets_file: Path | None = None
+
+
+class CountedRows:
+    """Data rows streamed from disk, with a cheap up-front count for the progress bar."""
+
+    def __init__(self, path: Path, base: Mapping[str, Any], data_key: str | None) -> None:
+        self.path, self.base, self.data_key = path, base, data_key
+        self.count = count_rows(path)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[InstanceSpec]:
+        for row in iter_rows(self.path, self.data_key):
+            yield _instance(row, self.base, self.path)
+
+
+def _instance(row: DataRow, base: Mapping[str, Any], path: Path) -> InstanceSpec:
+    return InstanceSpec(values={**base, **row.values}, key=row.key, where=f"{path}:{row.line}")
+
+
+def run_local(
+    artifact: Artifact, project: Project, options: LocalRunOptions, reporter: Reporter
+) -> RunSummary:
+    """Run the artifact locally and return the summary (instances went to `reporter`)."""
+    env = project.environment(options.environment) if options.environment else {}
+    secrets = LocalSecrets(project.root, options.environment, secrets_file=options.secrets_file)
+    values = base_values(artifact, env, options.case, options.assignments)
+    rows: CountedRows | list[InstanceSpec]
+    if options.data is not None:
+        rows = CountedRows(options.data, values, options.data_key)
+    else:
+        rows = [InstanceSpec(values=values, key=options.case or "default")]
+    return asyncio.run(_run(artifact, project, options, env, secrets, rows, reporter))
+
+
+async def _run(
+    artifact: Artifact,
+    project: Project,
+    options: LocalRunOptions,
+    env: Mapping[str, Any],
+    secrets: LocalSecrets,
+    rows: CountedRows | list[InstanceSpec],
+    reporter: Reporter,
+) -> RunSummary:
+    transport = AiohttpTransport(concurrency=options.concurrency)
+    ctx = RunContext(
+        transport=transport,
+        secrets=secrets,
+        environment=options.environment,
+        env=env,
+        me=local_identity(),
+        concurrency=options.concurrency,
+        fail_fast=options.fail_fast,
+        base_dir=_journey_dir(artifact, project),
+    )
+    try:
+        return await run_group(artifact, rows, ctx, reporter)
+    finally:
+        await transport.close()
+
+
+def _journey_dir(artifact: Artifact, project: Project) -> Path:
+    source = Path(artifact.source.path)
+    candidate = source if source.is_absolute() else Path.cwd() / source
+    return candidate.parent if candidate.exists() else project.root

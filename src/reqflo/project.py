@@ -1,0 +1,202 @@
+"""A Reqflo project on disk: its root, environments, journeys, and what a run starts from.
+
+Owns project discovery (the nearest folder above the journey with `environments/`,
+`.reqflo/` or `reqflo.yaml`), environment files (`environments/NAME.yaml`: a mapping of
+names to values), resolving the JOURNEY argument (a path, a journey name, or an
+artifact id) to a verified artifact, and the merge of run values in the spec's order,
+lowest first: input defaults, environment, case, `--set`, data row.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from reqflo.artifact import Artifact, ArtifactCache
+from reqflo.compiler import CheckResult, check_file
+from reqflo.diagnostics import ArtifactError, ReqfloError, did_you_mean
+
+MARKERS = ("environments", ".reqflo", "reqflo.yaml")
+ARTIFACT_ID = re.compile(r"^[0-9a-f]{6,64}$")
+JOURNEY_NAME = re.compile(r"^journey\s*:", re.MULTILINE)
+
+
+class UsageError(ReqfloError):
+    """A command was given something that does not exist or does not fit (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+
+    @classmethod
+    def discover(cls, start: Path) -> Project:
+        start = start.resolve()
+        folder = start if start.is_dir() else start.parent
+        for candidate in (folder, *folder.parents):
+            if any((candidate / marker).exists() for marker in MARKERS):
+                return cls(candidate)
+        return cls(Path.cwd().resolve())
+
+    @property
+    def environments_dir(self) -> Path:
+        return self.root / "environments"
+
+    def environment_names(self) -> list[str]:
+        if not self.environments_dir.is_dir():
+            return []
+        files = [*self.environments_dir.glob("*.yaml"), *self.environments_dir.glob("*.yml")]
+        return sorted(p.stem for p in files)
+
+    def environment(self, name: str) -> dict[str, Any]:
+        """The values of `environments/NAME.yaml` (a flat mapping of names to values)."""
+        for suffix in (".yaml", ".yml"):
+            path = self.environments_dir / f"{name}{suffix}"
+            if path.is_file():
+                return _read_environment(path)
+        names = self.environment_names()
+        hint = did_you_mean(name, names) or (
+            f"available: {', '.join(names)}"
+            if names
+            else f"create {self.environments_dir}/{name}.yaml with values such as base_url"
+        )
+        raise UsageError(f"environment '{name}' is not defined in {self.environments_dir}; {hint}")
+
+    def journey_files(self) -> Iterator[Path]:
+        for path in sorted([*self.root.rglob("*.yaml"), *self.root.rglob("*.yml")]):
+            if _is_journey_file(path, self.root):
+                yield path
+
+
+def _read_environment(path: Path) -> dict[str, Any]:
+    try:
+        document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the environment file: {exc}") from exc
+    if document is None:
+        return {}
+    if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
+        raise UsageError(f"{path}: an environment file is a mapping of names to values")
+    return document
+
+
+def _is_journey_file(path: Path, root: Path) -> bool:
+    parts = path.relative_to(root).parts
+    if any(p.startswith(".") or p in {"environments", "node_modules"} for p in parts[:-1]):
+        return False
+    try:
+        return bool(JOURNEY_NAME.search(path.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False
+
+
+def resolve_journey(argument: str, cwd: Path) -> tuple[Artifact | None, CheckResult | None, Path]:
+    """JOURNEY → (artifact, check result if compiled, project folder).
+
+    A path compiles that file; an id (6+ hex digits) loads a cached artifact; anything
+    else is a journey name searched in the project's journey files.
+    """
+    path = Path(argument)
+    if path.is_file():
+        return _compiled(path, cwd)
+    if ARTIFACT_ID.match(argument) and not path.exists():
+        try:
+            artifact = ArtifactCache().get(argument)
+        except ArtifactError as exc:
+            raise UsageError(str(exc)) from exc
+        return artifact, None, cwd
+    return _compiled(_journey_by_name(argument, Project.discover(cwd)), cwd)
+
+
+def _compiled(path: Path, cwd: Path) -> tuple[Artifact | None, CheckResult, Path]:
+    result = check_file(path, _display(path, cwd))
+    if result.artifact is not None:
+        ArtifactCache().put(result.artifact)
+    return result.artifact, result, Project.discover(path).root
+
+
+def _display(path: Path, cwd: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(cwd.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _journey_by_name(name: str, project: Project) -> Path:
+    names: dict[str, Path] = {}
+    for path in project.journey_files():
+        journey_name = _journey_name(path)
+        if journey_name:
+            names.setdefault(journey_name, path)
+    if name in names:
+        return names[name]
+    hint = did_you_mean(name, names) or "give a path to the journey file"
+    raise UsageError(
+        f"'{name}' is not a file, an artifact id or a journey name in {project.root}; {hint}"
+    )
+
+
+def _journey_name(path: Path) -> str | None:
+    try:
+        document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (YAMLError, OSError, UnicodeDecodeError):
+        return None
+    journey = document.get("journey") if isinstance(document, dict) else None
+    name = journey.get("name") if isinstance(journey, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
+    """`--set k=v` values; a missing `=` is a usage error."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got '{pair}'")
+        values[key.strip()] = value
+    return values
+
+
+def base_values(
+    artifact: Artifact, env: Mapping[str, Any], case: str | None, assignments: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Run values before the data row: environment < case < --set (defaults come last,
+    in the engine, for whatever is still unset)."""
+    declared = {i.name for i in artifact.plan.inputs}
+    values = {k: v for k, v in env.items() if k in declared}
+    if case is not None:
+        cases = artifact.plan.cases
+        if case not in cases:
+            hint = did_you_mean(case, cases) or (
+                f"available: {', '.join(cases)}" if cases else "the journey declares no cases"
+            )
+            raise UsageError(f"case '{case}' is not defined; {hint}")
+        values.update(cases[case])
+    undeclared = sorted(set(assignments) - declared)
+    if undeclared:
+        name = undeclared[0]
+        hint = did_you_mean(name, declared) or f"inputs: {', '.join(sorted(declared)) or 'none'}"
+        raise UsageError(f"--set {name}: the journey has no input '{name}'; {hint}")
+    values.update(assignments)
+    return values
+
+
+def local_identity(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`me` for local runs: the OS user, overridden by REQFLO_ME_<KEY> variables."""
+    environ = os.environ if environ is None else environ
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    me = {"name": user, "user": user}
+    prefix = "REQFLO_ME_"
+    me.update({k[len(prefix) :].lower(): v for k, v in environ.items() if k.startswith(prefix)})
+    return me
