@@ -171,12 +171,18 @@ journey:
     assert request.url == "{{ env.HOST }}/eu-west/items"
     assert request.headers == {"X-Trace": "t-{{ uuid() }}"}
     assert request.body is not None
-    assert request.body.value == {"sku": "{{ inputs.sku }}", "region": "eu-west", "tags": ["a", "b"]}
+    assert request.body.value == {
+        "sku": "{{ inputs.sku }}",
+        "region": "eu-west",
+        "tags": ["a", "b"],
+    }
 
 
 def test_source_positions_point_at_steps_and_assertions() -> None:
     built = _compile(BASE)
     assert built.step_source(0) == ("orders.yaml", 10, "- id: create")
     assert built.step_source(0, "assertions.0") == (
-        "orders.yaml", 19, "- {type: status_code, expected: 201}"
+        "orders.yaml",
+        19,
+        "- {type: status_code, expected: 201}",
     )

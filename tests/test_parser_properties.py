@@ -7,14 +7,62 @@ from hypothesis import strategies as st
 
 from reqflo.compiler import check_text
 
-KEYS = ["journey", "name", "steps", "id", "request", "url", "method", "assertions", "type",
-        "expected", "operator", "path", "outputs", "from", "inputs", "variables", "source",
-        "templates", "template", "values", "retry", "attempts", "interval", "when", "json",
-        "headers", "cases", "secret", "timeout", "schema", "form", "multipart", "graphql"]
+KEYS = [
+    "journey",
+    "name",
+    "steps",
+    "id",
+    "request",
+    "url",
+    "method",
+    "assertions",
+    "type",
+    "expected",
+    "operator",
+    "path",
+    "outputs",
+    "from",
+    "inputs",
+    "variables",
+    "source",
+    "templates",
+    "template",
+    "values",
+    "retry",
+    "attempts",
+    "interval",
+    "when",
+    "json",
+    "headers",
+    "cases",
+    "secret",
+    "timeout",
+    "schema",
+    "form",
+    "multipart",
+    "graphql",
+]
 SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=False),
-    st.sampled_from(["{{ steps.a.outputs.x }}", "{{ inputs.", "$.a[*]", "$[", "5s", "GET",
-                     "status_code", "json_path", "equals", "(", "{{ uuid() }}", "a"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False),
+    st.sampled_from(
+        [
+            "{{ steps.a.outputs.x }}",
+            "{{ inputs.",
+            "$.a[*]",
+            "$[",
+            "5s",
+            "GET",
+            "status_code",
+            "json_path",
+            "equals",
+            "(",
+            "{{ uuid() }}",
+            "a",
+        ]
+    ),
     st.text(max_size=20),
 )
 TREES = st.recursive(
@@ -51,8 +99,13 @@ def test_arbitrary_journey_shaped_yaml_never_crashes(journey: dict[str, object])
 def test_arbitrary_sections_in_a_valid_journey_never_crash(tree: object, section: str) -> None:
     journey = {
         "name": "fuzz",
-        "steps": [{"id": "a", "request": {"url": "http://127.0.0.1/"},
-                   "assertions": [{"type": "status_code", "expected": 200}]}],
+        "steps": [
+            {
+                "id": "a",
+                "request": {"url": "http://127.0.0.1/"},
+                "assertions": [{"type": "status_code", "expected": 200}],
+            }
+        ],
         section: tree,
     }
     _assert_outcome(json.dumps({"journey": journey}))

@@ -87,7 +87,11 @@ def test_render_value_walks_structures() -> None:
 
 
 def test_source_round_trips_and_escapes_braces() -> None:
-    for text in ["a {{ inputs.x }} b", "{{ base64(concat('a', inputs.x)) }}", "{{ a.b[0]['c d'] }}"]:
+    for text in [
+        "a {{ inputs.x }} b",
+        "{{ base64(concat('a', inputs.x)) }}",
+        "{{ a.b[0]['c d'] }}",
+    ]:
         assert parse_template(parse_template(text).source()) == parse_template(text)
     literal = substitute(parse_template("x {{ v.a }}"), lambda ref: Literal("{{"))
     assert render(parse_template(literal.source()), {}) == "x {{"
