@@ -1,0 +1,330 @@
+"""Redaction: mask every known secret, in every encoding, in any text Reqflo outputs.
+
+Owns `Redactor` (the set of secret values of a run and the compiled matcher that masks
+them), header masking, JSON-value walking and `RedactingFilter` for `logging`.
+
+What is masked, for each secret and for each line (stripped, >= MIN_LINE_LENGTH chars)
+of a multi-line secret, replaced by `MASK`:
+
+* text forms: the raw value and any mix of per-character escapes a serialiser may
+  apply - JSON (`\\"`, `\\n`, `\\u00e9`, surrogate pairs, `\\/`), URL percent-encoding
+  (any safe set, upper or lower hex, `+` for space) and HTML (`&amp;`, `&#39;`,
+  `&#x27;`, `&#233;` ...). One pattern per form covers json.dumps with and without
+  ensure_ascii, quote/quote_plus with any `safe`, html.escape and markupsafe;
+* binary forms (secrets of at least MIN_ENCODED_SECRET_LENGTH chars): UTF-8 hex (lower
+  and upper case) and base64 (standard and URL-safe, with and without padding). Base64
+  is masked at every byte alignment: for a secret starting at offset 0, 1 or 2 (mod 3)
+  of a larger blob - `base64("user:" + secret)` in Basic auth - the characters that
+  depend only on the secret's bytes form a stable chunk, and that chunk is masked. The
+  one or two characters on each edge of the chunk mix secret bits with neighbouring
+  bytes and stay visible: they reveal at most a few bits, never the value. Binary forms
+  are also matched when URL-encoded or JSON-escaped (`%2B`, `%3D`, `\\/`).
+
+Trade-offs: secrets shorter than MIN_ENCODED_SECRET_LENGTH are masked only in their
+text forms, since the hex or base64 of one to three bytes occurs by chance in ordinary
+output and masking it would shred reports without protecting anything. Double
+encodings (URL-encoding of URL-encoding, HTML-escaping of JSON escapes) and wrapped
+(MIME, 76-column) base64 are not recognised: redact values *before* rendering them into
+another format, then redact the rendered output again as a second line of defence. A
+secret that is a substring of `MASK` itself cannot be hidden inside the mask.
+
+Matching is one compiled alternation of every form (longest first), rebuilt lazily after
+`add()`. Every match start is found, overlapping matches are merged, and text that is
+already a `MASK` is left alone, so `redact` is idempotent: `redact(redact(t)) ==
+redact(t)`. When a secret contains `[` or `]` a match could span a mask's edge; redaction
+then repeats until nothing changes, which also keeps it idempotent.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import logging
+import re
+import string
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+MASK = "[REDACTED]"
+MIN_ENCODED_SECRET_LENGTH = 4
+MIN_LINE_LENGTH = 4
+ALWAYS_MASKED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_JSON_SHORT_ESCAPES = {
+    '"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b",
+    "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+}  # fmt: skip
+_HTML_NAMED = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
+_URLSAFE = str.maketrans("+/", "-_")
+_MASK_PATTERN = re.compile(re.escape(MASK))
+_AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*")
+
+
+class Redactor:
+    """Masks a growing set of secret values in text, JSON values, headers and logs.
+
+    Thread-safe: `add` may be called while other threads redact.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        self._matcher: _Matcher | None = None
+        self._lock = threading.Lock()
+        for secret in secrets:
+            self.add(secret)
+
+    def __repr__(self) -> str:  # never show the values
+        return f"Redactor({len(self._secrets)} secrets)"
+
+    def __len__(self) -> int:
+        return len(self._secrets)
+
+    def add(self, value: str) -> None:
+        """Mask `value` from now on (a resolved secret or a derived value marked secret)."""
+        if not value:
+            return
+        with self._lock:
+            if value not in self._secrets:
+                self._secrets.add(value)
+                self._matcher = None
+
+    def redact(self, text: str) -> str:
+        """`text` with every form of every secret replaced by MASK."""
+        matcher = self._current_matcher()
+        if matcher is None or not text:
+            return text
+        while True:
+            redacted = _mask_spans(text, matcher.spans(text))
+            if redacted is text or not matcher.may_touch_mask:
+                return redacted
+            text = redacted
+
+    def redact_value(self, value: object) -> object:
+        """A copy of a JSON-like value with strings (and dict keys) redacted.
+
+        Numbers whose text is a secret become MASK; other scalars are returned unchanged.
+        Two keys that redact to the same text collapse into one (the last wins).
+        """
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {self.redact_value(k): self.redact_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.redact_value(item) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self.redact_value(item) for item in value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            text = str(value)
+            return MASK if self.redact(text) != text else value
+        return value
+
+    def redact_headers(self, headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        """Headers with credential values always masked and every other value redacted.
+
+        Authorization keeps its scheme (`Bearer [REDACTED]`); Cookie and Set-Cookie keep
+        cookie names and Set-Cookie attributes, never cookie values.
+        """
+        return tuple(
+            (self.redact(name), self._header_value(name, value)) for name, value in headers
+        )
+
+    def _header_value(self, name: str, value: str) -> str:
+        kind = name.strip().lower()
+        if kind not in ALWAYS_MASKED_HEADERS or not value.strip():
+            return self.redact(value)
+        if kind == "cookie":
+            pairs = (_mask_cookie_pair(pair) for pair in value.split(";") if pair.strip())
+            return self.redact("; ".join(pairs))
+        if kind == "set-cookie":
+            first, sep, attributes = value.partition(";")
+            return self.redact(_mask_cookie_pair(first) + sep + attributes)
+        scheme, sep, credentials = value.strip().partition(" ")
+        if sep and credentials.strip() and _AUTH_SCHEME.fullmatch(scheme):
+            return f"{self.redact(scheme)} {MASK}"
+        return MASK
+
+    def _current_matcher(self) -> _Matcher | None:
+        with self._lock:
+            if self._matcher is None and self._secrets:
+                self._matcher = _Matcher.build(self._secrets)
+            return self._matcher
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a record's message, arguments, traceback, stack and extra fields.
+
+    Attach it to *handlers* (`handler.addFilter(RedactingFilter(redactor))`): handler
+    filters see the records of every library's loggers, logger filters only their own.
+    The traceback is rendered to text here and `exc_info` dropped, so no formatter can
+    print unredacted exception details or locals.
+    """
+
+    def __init__(self, redactor: Redactor, name: str = "") -> None:
+        super().__init__(name)
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor.redact(_message_of(record))
+        record.args = None
+        if record.exc_info is not None:
+            if not record.exc_text:
+                record.exc_text = _TRACEBACK_FORMATTER.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = self.redactor.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor.redact(record.stack_info)
+        for key in record.__dict__.keys() - _STANDARD_RECORD_FIELDS:
+            record.__dict__[key] = self.redactor.redact_value(record.__dict__[key])
+        return True
+
+
+_TRACEBACK_FORMATTER = logging.Formatter()
+_STANDARD_RECORD_FIELDS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
+)
+
+
+def _message_of(record: logging.LogRecord) -> str:
+    try:
+        return record.getMessage()
+    except Exception:  # bad %-args: keep the template, drop the arguments
+        return f"{record.msg!s} [unformattable log arguments dropped]"
+
+
+def _mask_cookie_pair(pair: str) -> str:
+    name, sep, _value = pair.strip().partition("=")
+    return f"{name}={MASK}" if sep and name else MASK
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """Compiled patterns for one snapshot of the secret set."""
+
+    search: re.Pattern[str]  # any form, longest first
+    all_at: re.Pattern[str]  # one optional lookahead group per form: every form matching here
+    may_touch_mask: bool  # a match could overlap a MASK's edge, so repeat until stable
+
+    @classmethod
+    def build(cls, secrets: Iterable[str]) -> _Matcher:
+        parts = {part for secret in secrets for part in _secret_parts(secret)}
+        forms = {form for part in parts for form in _forms(part)}
+        ordered = sorted(forms, key=lambda form: (-len(form), form))
+        patterns = list(dict.fromkeys(_text_pattern(form) for form in ordered))
+        return cls(
+            search=re.compile("|".join(patterns)),
+            all_at=re.compile("".join(f"(?:(?=({p}))|)" for p in patterns)),
+            may_touch_mask=any(c in part for part in parts for c in "[]"),
+        )
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of the longest match at every position where some form starts."""
+        found: list[tuple[int, int]] = []
+        position = 0
+        while (match := self.search.search(text, position)) is not None:
+            start = match.start()
+            found.append((start, self._longest_end(text, start, match.end())))
+            position = start + 1
+        return found
+
+    def _longest_end(self, text: str, start: int, end: int) -> int:
+        every = self.all_at.match(text, start)
+        if every is None:  # pragma: no cover - the pattern always matches
+            return end
+        ends = (every.end(group) for group in range(1, self.all_at.groups + 1))
+        return max(end, *ends)
+
+
+def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """Replace spans (merged with overlapping MASKs) by MASK; `text` itself if none apply."""
+    masks = [(m.start(), m.end()) for m in _MASK_PATTERN.finditer(text)]
+    mask_starts = [start for start, _ in masks]
+    live = [span for span in spans if not _inside_a_mask(span, masks, mask_starts)]
+    if not live:
+        return text
+    pieces: list[str] = []
+    cursor = 0
+    for start, end in _merge_overlapping(sorted(live + masks)):
+        pieces += [text[cursor:start], MASK]
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _inside_a_mask(span: tuple[int, int], masks: list[tuple[int, int]], starts: list[int]) -> bool:
+    index = bisect.bisect_right(starts, span[0]) - 1
+    return index >= 0 and masks[index][1] >= span[1]
+
+
+def _merge_overlapping(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _secret_parts(secret: str) -> set[str]:
+    """The secret and each of its stripped lines long enough to mask on its own."""
+    lines = {line.strip() for line in secret.splitlines()}
+    return {secret} | {line for line in lines if len(line) >= MIN_LINE_LENGTH}
+
+
+def _forms(part: str) -> set[str]:
+    """Literal forms of one secret part; each is then matched with per-char escapes."""
+    if len(part) < MIN_ENCODED_SECRET_LENGTH:
+        return {part}
+    data = part.encode("utf-8", "surrogatepass")
+    return {part, data.hex(), data.hex().upper()} | _base64_forms(data)
+
+
+def _base64_forms(data: bytes) -> set[str]:
+    whole = base64.b64encode(data).decode("ascii")
+    standard = {whole, whole.rstrip("=")}
+    for offset in range(3):  # the secret starting at byte offset 0, 1 or 2 mod 3
+        encoded = base64.b64encode(bytes(offset) + data).decode("ascii")
+        first_stable = -(-8 * offset // 6)  # first char made only of the secret's bits
+        end_stable = 8 * (offset + len(data)) // 6
+        standard.add(encoded[first_stable:end_stable])
+    return standard | {form.translate(_URLSAFE) for form in standard}
+
+
+def _text_pattern(form: str) -> str:
+    return "".join(_char_pattern(char) for char in form)
+
+
+def _char_pattern(char: str) -> str:
+    """The char raw or escaped by JSON, URL or HTML encoders (escapes first: longest)."""
+    if char in _UNRESERVED:
+        return re.escape(char)
+    code = ord(char)
+    alternatives = ["".join("%" + _any_case_hex(f"{b:02X}") for b in _utf8(char))]
+    alternatives.append("".join(r"\\u" + _any_case_hex(f"{unit:04x}") for unit in _utf16(code)))
+    alternatives += [f"&#0*{code};", f"&#[xX]0*{_any_case_hex(f'{code:x}')};"]
+    if char in _JSON_SHORT_ESCAPES:
+        alternatives.append(re.escape(_JSON_SHORT_ESCAPES[char]))
+    if char in _HTML_NAMED:
+        alternatives.append(re.escape(_HTML_NAMED[char]))
+    if char == " ":
+        alternatives.append(r"\+")
+    alternatives.append(re.escape(char))
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def _any_case_hex(digits: str) -> str:
+    return "".join(f"[{d.upper()}{d.lower()}]" if d.isalpha() else d for d in digits)
+
+
+def _utf8(char: str) -> bytes:
+    return char.encode("utf-8", "surrogatepass")
+
+
+def _utf16(code: int) -> tuple[int, ...]:
+    if code < 0x10000:
+        return (code,)
+    offset = code - 0x10000
+    return (0xD800 + (offset >> 10), 0xDC00 + (offset & 0x3FF))
