@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from engine_helpers import make_artifact, make_context, serve
-from reqflo.artifact import AssertionPlan, OutputPlan, RequestPlan, StepPlan
+from reqflo.artifact import AssertionPlan, Needs, OutputPlan, RequestPlan, RetryPlan, StepPlan
 from reqflo.http import AiohttpTransport
 from reqflo.runner.engine import run_instance
 from reqflo.runner.evidence import SharedRedactors, clipped
@@ -122,3 +122,32 @@ def test_clipped_never_shows_part_of_a_secret_at_the_cut() -> None:
     text, truncated = clipped(body, redactor, limit=1000)
     assert truncated and len(text) <= 1000
     assert "S3C" not in text
+
+
+async def test_missing_me_value_fails_before_any_request(transport: AiohttpTransport) -> None:
+    step = StepPlan(
+        id="s", name="s", request=RequestPlan(method="GET", url="http://127.0.0.1:9/{{ me.email }}")
+    )
+    artifact = make_artifact(step, needs=Needs(me=("email",)))
+    result = await run_instance(artifact, {}, 0, "k", make_context(transport), ignore)
+    assert result.steps == ()
+    assert result.error is not None
+    assert (result.error.code, result.error.message) == (
+        "missing-input",
+        "'me.email' is not known for the user running the journey",
+    )
+
+
+async def test_bad_function_arguments_are_an_invalid_request(
+    transport: AiohttpTransport,
+) -> None:
+    step = StepPlan(
+        id="s",
+        name="s",
+        request=RequestPlan(method="GET", url="http://127.0.0.1:9/{{ random_int('a', 2) }}"),
+        retry=RetryPlan(attempts=3, interval_ms=1),
+    )
+    result = await run_instance(make_artifact(step), {}, 0, "k", make_context(transport), ignore)
+    error = result.steps[0].error
+    assert error is not None and error.code == "invalid-request"
+    assert len(result.steps[0].attempts) == 1  # retrying cannot help

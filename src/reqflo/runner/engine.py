@@ -11,9 +11,10 @@ Owns `RunContext` (everything a run needs besides the artifact and its values),
 Before any request of an instance the engine checks, in this order, and turns the first
 problem into an errored `InstanceResult` (no step runs, no request is sent): required
 inputs (`missing-input`), input types (`invalid-input`), every secret the plan needs
-(`missing-secret`, naming the secret and the environment, never a value) and every
-environment value it needs (`missing-environment-value`). Values arrive merged by the
-caller (case < `--set` < data row); the engine applies input defaults and types.
+(`missing-secret`, naming the secret and the environment, never a value), every
+environment value it needs (`missing-environment-value`) and every `me` value it needs
+(`missing-input`). Values arrive merged by the caller (case < `--set` < data row); the
+engine applies input defaults and types.
 
 Steps run in order (see reqflo.runner.step); a failed or errored step stops the instance
 unless it has `continue_on_failure`. An instance is `error` if any step errored, else
@@ -21,14 +22,14 @@ unless it has `continue_on_failure`. An instance is `error` if any step errored,
 and redactor (every resolved secret plus every `secret: true` output); everything in a
 result or an event has been through that redactor.
 
-`run_group` runs one instance per row (a values mapping, or an `InstanceSpec` naming
-its key and origin) with at most `ctx.concurrency` in flight. Rows are
-pulled lazily from any iterable or async iterable, and each finished instance goes to the
-reporter and is then dropped, so memory stays flat however many rows there are. With
-`ctx.fail_fast`, no new instance starts after the first one that did not pass.
-Event order: RunStarted, then per instance InstanceStarted, StepStarted/StepFinished…,
-InstanceFinished, and finally RunFinished. The caller owns and closes the transport
-and the reporter.
+`run_group` runs one instance per row (a values mapping, or an `InstanceSpec` naming its
+key and origin) with at most `ctx.concurrency` in flight. Rows are pulled lazily from any
+iterable or async iterable, and each finished instance goes to the reporter and is then
+dropped, so memory stays flat however many rows there are. With `ctx.fail_fast`, no new
+instance starts after the first one that did not pass. A single run is a group of one
+row, so it gets the same events. Event order: RunStarted; per instance InstanceStarted,
+StepStarted/StepFinished for each step, InstanceFinished; finally RunFinished. The
+caller owns (and closes) the transport and the reporter.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ async def run_instance(
         inputs = prepare_inputs(artifact.plan.inputs, values, where)
         _check_secrets(missing_secrets, ctx)
         _check_environment(artifact, ctx)
+        _check_me(artifact, ctx)
     except RunSetupError as exc:
         result = InstanceResult(
             index=index,
@@ -233,6 +235,15 @@ def _check_environment(artifact: Artifact, ctx: RunContext) -> None:
         names = ", ".join(f"'{name}'" for name in missing)
         raise RunSetupError(
             f"{_environment_label(ctx)} does not define {names}", "missing-environment-value"
+        )
+
+
+def _check_me(artifact: Artifact, ctx: RunContext) -> None:
+    missing = [n for n in artifact.plan.needs.me if ctx.me.get(n) is None]
+    if missing:
+        names = ", ".join(f"'me.{name}'" for name in missing)
+        raise RunSetupError(
+            f"{names} is not known for the user running the journey", "missing-input"
         )
 
 

@@ -157,8 +157,8 @@ async def _attempt(
     redactor = state.redactor
     try:
         request = await build_request(step.request, state.scope, _build_context(deps, state))
-    except (UnresolvedReference, BuildError, TransportError) as exc:
-        code = getattr(exc, "code", "unresolved-reference")
+    except (UnresolvedReference, BuildError, TransportError, ValueError, TypeError) as exc:
+        code = _build_error_code(exc)
         error = step_error(code, f"building the request: {exc}", redactor)
         return _Outcome(
             Attempt(number=number, error=error, started_at=started_at), final=code in _FINAL_CODES
@@ -180,6 +180,14 @@ async def _attempt(
         started_at=started_at,
     )
     return _Outcome(attempt, response, outputs, complete)
+
+
+def _build_error_code(exc: Exception) -> str:
+    if isinstance(exc, BuildError | TransportError):
+        return exc.code
+    if isinstance(exc, UnresolvedReference):
+        return "unresolved-reference"
+    return "invalid-request"  # a template function given unusable arguments
 
 
 def _build_context(deps: StepDeps, state: InstanceState) -> BuildContext:
