@@ -13,6 +13,7 @@ from reqflo.artifact import AssertionPlan, Needs, OutputPlan, RequestPlan, Retry
 from reqflo.http import AiohttpTransport
 from reqflo.runner.engine import run_instance
 from reqflo.runner.evidence import SharedRedactors, clipped
+from reqflo.runner.step import retry_delay_ms, truthy
 
 
 def ignore(event: object) -> None:
@@ -151,3 +152,36 @@ async def test_bad_function_arguments_are_an_invalid_request(
     error = result.steps[0].error
     assert error is not None and error.code == "invalid-request"
     assert len(result.steps[0].attempts) == 1  # retrying cannot help
+
+
+@pytest.mark.parametrize(
+    ("backoff", "delays"),
+    [
+        ("constant", [100, 100, 100, 100]),
+        ("linear", [100, 200, 300, 350]),
+        ("exponential", [100, 200, 350, 350]),
+    ],
+)
+def test_retry_backoff_is_capped_at_max_interval(backoff: str, delays: list[float]) -> None:
+    retry = RetryPlan(attempts=5, interval_ms=100, backoff=backoff, max_interval_ms=350)  # type: ignore[arg-type]
+    assert [retry_delay_ms(retry, n) for n in range(1, 5)] == delays
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("false", False),
+        (" No ", False),
+        ("0", False),
+        ("", False),
+        ("yes", True),
+        ("anything", True),
+        (0, False),
+        (1, True),
+        (None, False),
+        ([], False),
+        ([0], True),
+    ],
+)
+def test_when_truthiness(value: object, expected: bool) -> None:
+    assert truthy(value) is expected
