@@ -82,6 +82,9 @@ def test_retry_when_and_continue_on_failure(project: Path, cli: Any, tmp_path: P
     assert [a["response"]["status"] for a in poll["attempts"]] == [503, 503, 200]
     assert [a["assertions"][0]["passed"] for a in poll["attempts"]] == [False, False, True]
     assert poll["outputs"] == {"attempt": 3}
+    starts = [a["started_at"] for a in poll["attempts"]]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert gaps[0] >= 0.019 and gaps[1] >= 0.039, gaps  # linear backoff: 20ms, then 40ms
     assert steps["only_with_flag"]["status"] == "skipped"
     assert steps["soft_failure"]["status"] == "failed"
     assert steps["after"]["status"] == "passed"
@@ -158,8 +161,9 @@ def test_missing_required_input_fails_before_any_request(
     assert "[missing-input] missing required input 'customer'" in result.stdout
     assert report["instances"][0]["error"]["code"] == "missing-input"
     assert demo_stats(demo_url)["total"] == 0
-    passing = cli("run", "needs.yaml", "--env", ENV, "--set", "customer=c-9")
+    passing = cli("run", "needs.yaml", "--env", ENV, "--set", "customer=c-9", "-v")
     assert passing.exit_code == 0, passing.text
+    assert "key-value-1" not in passing.text
     assert demo_stats(demo_url)["counts"] == {"POST /echo": 1}
 
 
@@ -189,6 +193,13 @@ def test_invalid_journey_exits_2_with_every_problem(project: Path, cli: Any) -> 
         (("precedence.yaml", "--env", ENV, "--set", "zz=1"), "the journey has no input 'zz'"),
         (("no-such-journey",), "'no-such-journey' is not a file"),
         (("ping.yaml", "--env", ENV, "--output", "yaml:x"), "yaml"),
+        (("ping.yaml", "--env", ENV, "-o", "json", "-o", "tap"), "both write to standard output"),
+        (("ping.yaml", "--env", ENV, "--concurrency", "0"), "--concurrency"),
+        (("orders_rows.yaml", "--env", ENV, "--data", "none.csv"), "cannot read the data file"),
+        (
+            ("orders_rows.yaml", "--env", ENV, "--data", "data/rows.csv", "--data-key", "nope"),
+            "--data-key column 'nope' is not in the header",
+        ),
     ],
     ids=[
         "unknown-env",
@@ -197,12 +208,53 @@ def test_invalid_journey_exits_2_with_every_problem(project: Path, cli: Any) -> 
         "set-unknown-input",
         "unknown-journey",
         "unknown-output-format",
+        "two-reports-on-stdout",
+        "zero-concurrency",
+        "missing-data-file",
+        "unknown-data-key",
     ],
 )
-def test_bad_usage_exits_2(project: Path, cli: Any, args: tuple[str, ...], message: str) -> None:
+def test_bad_usage_exits_2(
+    project: Path, cli: Any, demo_url: str, args: tuple[str, ...], message: str
+) -> None:
+    demo_stats(demo_url, reset=True)
     result = cli("run", *args)
     assert result.exit_code == 2, result.text
     assert message in result.text
+    assert demo_stats(demo_url)["total"] == 0
+
+
+def test_run_by_artifact_id_and_by_journey_name(project: Path, cli: Any) -> None:
+    built = cli("build", "ping.yaml")
+    assert built.exit_code == 0, built.text
+    artifact_id = re.search(r"built ([0-9a-f]{64})", built.stdout)
+    assert artifact_id is not None
+    by_id = cli("run", artifact_id.group(1)[:12], "--env", ENV)
+    assert by_id.exit_code == 0, by_id.text
+    assert f"artifact {artifact_id.group(1)[:12]}" in by_id.stdout
+    by_name = cli("run", "Ping", "--env", ENV)
+    assert by_name.exit_code == 0, by_name.text
+
+
+def test_local_secrets_file_must_be_private(
+    project: Path, cli: Any, demo_url: str, tmp_path: Path
+) -> None:
+    secrets = project / ".reqflo" / "secrets.yaml"
+    secrets.parent.mkdir()
+    secrets.write_text("E2E_API_KEY: from-the-file-91\n", encoding="utf-8")
+    secrets.chmod(0o644)
+    demo_stats(demo_url, reset=True)
+    result = cli("run", "needs.yaml", "--env", ENV, "--set", "customer=c")
+    assert result.exit_code == 2, result.text
+    assert "chmod 600" in result.stderr and "from-the-file-91" not in result.text
+    assert demo_stats(demo_url)["total"] == 0
+    secrets.chmod(0o600)
+    result, report = run_json(
+        cli, tmp_path / "r.json", "needs.yaml", "--env", ENV, "--set", "customer=c"
+    )
+    assert result.exit_code == 0, result.text  # the server got the value from the file
+    recorded = received(steps_of(report["instances"][0])["call"])["headers"]["X-Api-Key"]
+    assert "from-the-file-91" not in recorded and "REDACTED" in recorded
 
 
 def test_unknown_environment_lists_the_available_ones(project: Path, cli: Any) -> None:
@@ -316,6 +368,23 @@ def test_data_file_runs_one_instance_per_row_named_by_data_key(
     seen = {i["key"]: received(steps_of(i)["echo"])["json"] for i in report["instances"]}
     assert seen == {r["customer"]: r for r in ROWS}
     assert report["summary"]["total"] == report["summary"]["passed"] == len(ROWS)
+
+
+def test_spreadsheet_csv_with_bom_crlf_and_quoted_fields(
+    project: Path, cli: Any, tmp_path: Path
+) -> None:
+    data = tmp_path / "excel.csv"
+    data.write_bytes(b'\xef\xbb\xbfcustomer,quantity\r\nc-1,2\r\n"c,2",3\r\n"multi\nline",4\r\n')
+    result, report = run_json(
+        cli, tmp_path / "r.json", "orders_rows.yaml", "--env", ENV, "--data", data
+    )
+    assert result.exit_code == 0, result.text
+    seen = [received(steps_of(i)["echo"])["json"] for i in report["instances"]]
+    assert sorted(seen, key=lambda r: r["quantity"]) == [
+        {"customer": "c-1", "quantity": 2},
+        {"customer": "c,2", "quantity": 3},
+        {"customer": "multi\nline", "quantity": 4},
+    ]
 
 
 def intervals(report: dict[str, Any]) -> list[tuple[float, float]]:

@@ -197,3 +197,37 @@ def test_basic_and_bearer_auth(
     everything = result.text + report_path.read_text("utf-8")
     assert "pw-Zq81x" not in everything and "tok-Zq81x-bearer" not in everything
     assert "/basic-auth/hb-user/" in everything
+
+
+def test_http_details_as_the_server_saw_them(
+    project: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQFLO_ME_NAME", "e2e-runner")
+    result = cli("run", "http_details.yaml", "--env", ENV)
+    assert result.exit_code == 0, result.text
+
+
+def test_multipart_file_named_by_an_input(project: Path, cli: Any, tmp_path: Path) -> None:
+    result = cli("run", "upload.yaml", "--env", ENV)
+    assert result.exit_code == 0, result.text
+    result, report = run_json(
+        cli, tmp_path / "r.json", "upload.yaml", "--set", "file=data/no-such-file.txt"
+    )
+    assert result.exit_code == 3, result.text
+    error = steps_of(report)["upload"]["error"]
+    assert error["code"] == "invalid-request"
+    assert "no-such-file.txt" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [("/delay/1", "timeout"), ("/relative-redirect/40", "too-many-redirects")],
+)
+def test_step_errors_from_httpbin_exit_3(
+    project: Path, cli: Any, tmp_path: Path, path: str, code: str
+) -> None:
+    result, report = run_json(cli, tmp_path / "r.json", "get.yaml", "--set", f"path={path}")
+    assert result.exit_code == 3, result.text
+    step = steps_of(report)["get"]
+    assert (step["status"], step["error"]["code"]) == ("error", code)
+    assert f"[{code}]" in result.stdout
