@@ -184,6 +184,26 @@ def test_invalid_journey_exits_2_with_every_problem(project: Path, cli: Any) -> 
     assert "broken.yaml:6" in result.text
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a plain scalar such as `-_` makes ruamel's int constructor raise IndexError; "
+    "the journey loader lets it escape (traceback, exit 1) instead of a diagnostic and exit 2",
+)
+def test_a_scalar_that_crashes_the_yaml_loader_is_an_invalid_journey(
+    project: Path, cli: Any
+) -> None:
+    journey = project / "odd.yaml"
+    journey.write_text(
+        "journey:\n  name: Odd\n  steps:\n    - id: a\n"
+        '      request: {method: GET, url: "http://127.0.0.1:9/"}\n'
+        "      assertions:\n        - {type: status_code, expected: -_}\n",
+        encoding="utf-8",
+    )
+    result = cli("run", "odd.yaml")
+    assert result.exit_code == 2
+    assert "odd.yaml:7" in result.text
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
