@@ -7,6 +7,7 @@ Modules, top to bottom:
 - `build`    — `RequestPlan` → `HttpRequest`: query, headers, cookies, bodies
                (json/text/form/multipart/graphql), auth (basic/bearer/OAuth2 client
                credentials with a per-run token cache).
+- `preflight` — checks before any request: inputs, secrets, environment and `me` values.
 - `inputs`   — typed conversion of run inputs with clear errors.
 - `scope`    — the template roots `inputs`, `env`, `secrets`, `me`, `steps`.
 - `evidence` — redacted, size-limited request/response/assertion records.

@@ -1,20 +1,20 @@
 """The execution engine: runs an artifact's steps for one instance, or for a data group.
 
 Owns `RunContext` (everything a run needs besides the artifact and its values),
-`SecretSource` (where secret values come from), `run_instance` and `run_group`.
+`run_instance` and `run_group`; `SecretSource` (re-exported) lives in preflight.
 
     ctx = RunContext(transport=AiohttpTransport(concurrency=20), secrets=LocalSecrets(...),
                      environment="sandbox", env={"base_url": ...}, concurrency=20)
     result = await run_instance(artifact, values, 0, "default", ctx, reporter.handle)
     summary = await run_group(artifact, rows, ctx, reporter, key_column="email")
 
-Before any request of an instance the engine checks, in this order, and turns the first
-problem into an errored `InstanceResult` (no step runs, no request is sent): required
-inputs (`missing-input`), input types (`invalid-input`), every secret the plan needs
-(`missing-secret`, naming the secret and the environment, never a value), every
-environment value it needs (`missing-environment-value`) and every `me` value it needs
-(`missing-input`). Values arrive merged by the caller (case < `--set` < data row); the
-engine applies input defaults and types.
+Before any request of an instance the engine checks (reqflo.runner.preflight), in this
+order, and turns the first problem into an errored `InstanceResult` (no step runs, no
+request is sent): required inputs (`missing-input`), input types (`invalid-input`),
+every secret the plan needs (`missing-secret`, naming the secret and the environment,
+never a value), every environment value it needs (`missing-environment-value`) and every
+`me` value it needs (`missing-input`). Values arrive merged by the caller (case <
+`--set` < data row); the engine applies input defaults and types.
 
 Steps run in order (see reqflo.runner.step); a failed or errored step stops the instance
 unless it has `continue_on_failure`. An instance is `error` if any step errored, else
@@ -40,7 +40,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from reqflo.artifact import Artifact
 from reqflo.diagnostics import RunSetupError
@@ -57,7 +57,7 @@ from reqflo.runner.events import (
     StepStarted,
 )
 from reqflo.runner.evidence import BODY_LIMIT, Redacts, SharedRedactors, step_error
-from reqflo.runner.inputs import prepare_inputs
+from reqflo.runner.preflight import CachedSecrets, SecretSource, check_setup, resolve_secrets
 from reqflo.runner.results import (
     InstanceResult,
     InstanceStatus,
@@ -85,12 +85,6 @@ class InstanceSpec:
 
 
 Row = Mapping[str, Any] | InstanceSpec
-
-
-class SecretSource(Protocol):
-    """Resolves a secret by name at execution time; None when it is not defined."""
-
-    def resolve(self, name: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -130,13 +124,18 @@ async def run_instance(
     """
     started_at, clock = time.time(), time.perf_counter()
     emit(InstanceStarted(instance=index, key=key))
-    secrets, missing_secrets = _resolve_secrets(artifact, ctx)
+    secrets, missing_secrets = resolve_secrets(artifact.plan.needs.secrets, ctx.secrets)
     redactor = ctx.redactors.for_secrets(secrets.values())
     try:
-        inputs = prepare_inputs(artifact.plan.inputs, values, where)
-        _check_secrets(missing_secrets, ctx)
-        _check_environment(artifact, ctx)
-        _check_me(artifact, ctx)
+        inputs = check_setup(
+            artifact.plan,
+            values,
+            missing_secrets,
+            environment=ctx.environment,
+            env=ctx.env,
+            me=ctx.me,
+            where=where,
+        )
     except RunSetupError as exc:
         result = InstanceResult(
             index=index,
@@ -203,68 +202,11 @@ def instance_status(step_statuses: Iterable[StepStatus]) -> InstanceStatus:
     return "failed" if "failed" in statuses else "passed"
 
 
-def _resolve_secrets(artifact: Artifact, ctx: RunContext) -> tuple[dict[str, str], list[str]]:
-    resolved: dict[str, str] = {}
-    missing: list[str] = []
-    for name in artifact.plan.needs.secrets:
-        value = ctx.secrets.resolve(name)
-        if value is None:
-            missing.append(name)
-        else:
-            resolved[name] = value
-    return resolved, missing
-
-
-def _environment_label(ctx: RunContext) -> str:
-    return f"environment '{ctx.environment}'" if ctx.environment else "no environment selected"
-
-
-def _check_secrets(missing: list[str], ctx: RunContext) -> None:
-    if missing:
-        names = ", ".join(f"'{name}'" for name in missing)
-        plural = "s" if len(missing) > 1 else ""
-        raise RunSetupError(
-            f"secret{plural} {names} could not be resolved ({_environment_label(ctx)})",
-            "missing-secret",
-        )
-
-
-def _check_environment(artifact: Artifact, ctx: RunContext) -> None:
-    missing = [n for n in artifact.plan.needs.environment if ctx.env.get(n) is None]
-    if missing:
-        names = ", ".join(f"'{name}'" for name in missing)
-        raise RunSetupError(
-            f"{_environment_label(ctx)} does not define {names}", "missing-environment-value"
-        )
-
-
-def _check_me(artifact: Artifact, ctx: RunContext) -> None:
-    missing = [n for n in artifact.plan.needs.me if ctx.me.get(n) is None]
-    if missing:
-        names = ", ".join(f"'me.{name}'" for name in missing)
-        raise RunSetupError(
-            f"{names} is not known for the user running the journey", "missing-input"
-        )
-
-
 def _ms_since(clock: float) -> float:
     return round((time.perf_counter() - clock) * 1000, 3)
 
 
 # ---------------------------------------------------------------- a data group
-
-
-class _CachedSecrets:
-    """Resolves each secret once per run group (hits and misses alike)."""
-
-    def __init__(self, source: SecretSource) -> None:
-        self._source = source
-        self._cache: dict[str, str | None] = {}
-
-    def resolve(self, name: str) -> str | None:
-        if name not in self._cache:
-            self._cache[name] = self._source.resolve(name)
-        return self._cache[name]
 
 
 @dataclass
@@ -306,7 +248,7 @@ async def run_group(
             started_at=started_at,
         )
     )
-    ctx = replace(ctx, secrets=_CachedSecrets(ctx.secrets))
+    ctx = replace(ctx, secrets=CachedSecrets(ctx.secrets))
     tally = await _GroupRun(artifact, _aiter(rows), ctx, reporter, key_column).run()
     summary = RunSummary(
         run_id=ctx.run_id,
