@@ -184,11 +184,6 @@ def test_invalid_journey_exits_2_with_every_problem(project: Path, cli: Any) -> 
     assert "broken.yaml:6" in result.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a plain scalar such as `-_` makes ruamel's int constructor raise IndexError; "
-    "the journey loader lets it escape (traceback, exit 1) instead of a diagnostic and exit 2",
-)
 def test_a_scalar_that_crashes_the_yaml_loader_is_an_invalid_journey(
     project: Path, cli: Any
 ) -> None:

@@ -63,6 +63,11 @@ def load_yaml(text: str, file: str) -> LoadedSource:
     except (YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         diag = Diagnostic("yaml-syntax", f"invalid YAML: {exc}", file, Position(1, 1))
         return LoadedSource(file, text, None, SourceMap(), (diag,))
+    except Exception as exc:  # noqa: BLE001 - ruamel's constructors can fail in odd ways
+        diag = Diagnostic("yaml-syntax", f"the YAML parser could not read this value "
+                          f"({type(exc).__name__})", file, _failing_node(exc),
+                          "quote unusual plain values, e.g. '-_'")
+        return LoadedSource(file, text, None, SourceMap(), (diag,))
     positions = SourceMap()
     try:
         data = _plain(document, (), positions, set())
@@ -70,6 +75,18 @@ def load_yaml(text: str, file: str) -> LoadedSource:
         diag = Diagnostic("yaml-structure", str(exc), file, positions.value(exc.path))
         return LoadedSource(file, text, None, positions, (diag,))
     return LoadedSource(file, text, data, positions)
+
+
+def _failing_node(exc: BaseException) -> Position:
+    """Where ruamel was constructing when it failed: the innermost frame's `node` mark."""
+    found = Position(1, 1)
+    tb = exc.__traceback__
+    while tb is not None:
+        mark = getattr(tb.tb_frame.f_locals.get("node"), "start_mark", None)
+        if mark is not None:
+            found = Position(mark.line + 1, mark.column + 1)
+        tb = tb.tb_next
+    return found
 
 
 def _failed(text: str, file: str, code: str, exc: MarkedYAMLError, hint: str) -> LoadedSource:
