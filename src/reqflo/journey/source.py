@@ -63,10 +63,14 @@ def load_yaml(text: str, file: str) -> LoadedSource:
     except (YAMLError, ValueError, TypeError, OverflowError, RecursionError) as exc:
         diag = Diagnostic("yaml-syntax", f"invalid YAML: {exc}", file, Position(1, 1))
         return LoadedSource(file, text, None, SourceMap(), (diag,))
-    except Exception as exc:  # noqa: BLE001 - ruamel's constructors can fail in odd ways
-        diag = Diagnostic("yaml-syntax", f"the YAML parser could not read this value "
-                          f"({type(exc).__name__})", file, _failing_node(exc),
-                          "quote unusual plain values, e.g. '-_'")
+    except Exception as exc:  # ruamel constructors can fail in odd ways
+        diag = Diagnostic(
+            "yaml-syntax",
+            f"the YAML parser could not read this value ({type(exc).__name__})",
+            file,
+            _failing_node(exc),
+            "quote unusual plain values, e.g. '-_'",
+        )
         return LoadedSource(file, text, None, SourceMap(), (diag,))
     positions = SourceMap()
     try:
