@@ -249,11 +249,11 @@ def assertion_problems(assertion: AssertionPlan) -> list[str]:
     if kind == "json_schema":
         problems.append(validate_json_schema(assertion.json_schema))
     if kind != "json_schema" and not any("{{" in s for s in strings_in(expected)):
-        problems.append(_expected_problem(kind, op, expected))
+        problems.append(expected_problem(kind, op, expected))
     return [p for p in problems if p]
 
 
-def _expected_problem(kind: str, op: str, expected: Any) -> str | None:
+def expected_problem(kind: str, op: str, expected: Any) -> str | None:
     if kind == "response_time":
         try:
             parse_duration_ms(expected)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reqflo import artifact as art
+from reqflo.checks import parse_duration_ms as duration_ms
 from reqflo.diagnostics import Diagnostic, JourneyError, render_all
 from reqflo.journey.model import (
     AssertionSpec,
@@ -23,7 +24,6 @@ from reqflo.journey.model import (
     RequestSpec,
     StepSpec,
     VariableDecl,
-    parse_duration_ms,
 )
 from reqflo.journey.parser import ParsedJourney, parse_file, parse_text
 from reqflo.journey.semantics import check_journey, effective_operator
@@ -234,28 +234,28 @@ def _step_plan(journey: Journey, step: StepSpec, variables: dict[str, Any]) -> a
 
 
 def _merge(base: RequestSpec | None, override: RequestSpec | None) -> RequestSpec:
+    """A step's request over its template: the step's keys win, headers (case-insensitive),
+    query and cookies merge, and a step body replaces the template's body."""
     if base is None or override is None:
         return override or base or RequestSpec()
-    merged = base.model_dump(exclude_none=True)
-    given = override.model_dump(exclude_none=True, exclude_unset=True)
-    if any(k in given for k in BODY_KEYS):
-        for key in BODY_KEYS:
-            merged.pop(key, None)
-    for key, value in given.items():
-        if key in {"headers", "query", "cookies"}:
-            merged[key] = {**merged.get(key, {}), **value}
-        else:
-            merged[key] = value
-    return RequestSpec.model_validate({_alias(k): v for k, v in merged.items()})
+    given = {k: getattr(override, k) for k in override.model_fields_set}
+    update: dict[str, Any] = dict(given)
+    if any(getattr(override, k) is not None for k in BODY_KEYS):
+        update.update({k: getattr(override, k) for k in BODY_KEYS})
+    update["headers"] = _merge_headers(base.headers, override.headers)
+    update["query"] = {**base.query, **override.query}
+    update["cookies"] = {**base.cookies, **override.cookies}
+    return base.model_copy(update=update)
 
 
-def _alias(name: str) -> str:
-    return "json" if name == "json_body" else name
+def _merge_headers(base: dict[str, str], override: dict[str, str]) -> dict[str, str]:
+    replaced = {name.lower() for name in override}
+    return {**{k: v for k, v in base.items() if k.lower() not in replaced}, **override}
 
 
 def _request_plan(request: RequestSpec, r: Resolver) -> art.RequestPlan:
     return art.RequestPlan(
-        method=(request.method or "GET").upper(),
+        method=(request.method or ("POST" if _has_body(request) else "GET")).upper(),
         url=str(r.text(request.url or "")),
         headers={k: _text(r.resolve(v)) for k, v in request.headers.items()},
         query=r.resolve(request.query),
@@ -266,6 +266,10 @@ def _request_plan(request: RequestSpec, r: Resolver) -> art.RequestPlan:
         follow_redirects=request.follow_redirects is not False,
         verify_tls=request.verify_tls is not False,
     )
+
+
+def _has_body(request: RequestSpec) -> bool:
+    return any(getattr(request, key) is not None for key in BODY_KEYS)
 
 
 def _text(value: Any) -> str:
@@ -325,7 +329,7 @@ def _output_plan(name: str, output: OutputSpec, r: Resolver) -> art.OutputPlan:
 def _assertion_plan(assertion: AssertionSpec, r: Resolver) -> art.AssertionPlan:
     expected = r.resolve(assertion.expected)
     if assertion.type == "response_time" and isinstance(expected, str) and "{{" not in expected:
-        expected = parse_duration_ms(expected)
+        expected = duration_ms(expected)
     return art.AssertionPlan(
         type=assertion.type,
         operator=effective_operator(assertion),

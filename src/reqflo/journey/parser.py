@@ -37,6 +37,7 @@ class ParsedJourney:
     renumber: dict[PathKey, dict[int, int]] = field(default_factory=dict)
     broken: dict[str, set[str]] = field(default_factory=dict)
     placeholder_steps: bool = False
+    typo_parents: set[PathKey] = field(default_factory=set)
 
     def position(self, path: PathKey, *, key: bool = False) -> Position | None:
         real = self.file_path(path)
@@ -89,6 +90,7 @@ def _validate(parsed: ParsedJourney, data: dict[str, Any]) -> None:
         errors = _dedupe(exc.errors(include_url=False), data)
     found = [_diagnostic(parsed, e, data) for e in errors]
     parsed.diagnostics.extend(sorted(found, key=_position_order))
+    parsed.typo_parents = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
     pruned = prune(data, errors, _errors_of)
     parsed.renumber, parsed.broken = pruned.renumber, pruned.broken
     parsed.placeholder_steps = pruned.placeholder_steps
@@ -169,7 +171,7 @@ def _code_for(kind: str) -> str:
         return "invalid-identifier"
     if kind in {"value_error", "greater_than_equal", "less_than_equal"}:
         return "invalid-value"
-    if kind == "too_short":
+    if kind in {"too_short", "string_too_short"}:
         return "empty"
     return "invalid-type"
 
@@ -189,6 +191,8 @@ def _value_problem(error: ErrorDetails, name: str, value: Any) -> tuple[str, str
         return str(error["msg"]).removeprefix("Value error, "), None
     if kind == "too_short":
         return f"'{name}' must not be empty", "a journey needs at least one step"
+    if kind == "string_too_short":
+        return f"'{name}' must not be empty", None
     if kind in {"greater_than_equal", "less_than_equal"}:
         bound = ctx.get("ge", ctx.get("le"))
         word = "at least" if kind == "greater_than_equal" else "at most"

@@ -27,8 +27,9 @@ from reqflo.values import (
     template_refs,
 )
 
+CASCADES = frozenset({"missing-key", "missing-request"})
 ROOTS = ("inputs", "variables", "env", "secrets", "values", "steps", "me")
-STEP_FIELDS = ("outputs", "status", "headers", "body", "url", "duration_ms", "cookies")
+STEP_FIELDS = ("outputs", "status", "headers", "body", "url", "duration_ms")
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Reporter:
         width: int = 1,
         severity: Severity = Severity.ERROR,
     ) -> None:
+        if code in CASCADES and self.parsed.file_path(path) in self.parsed.typo_parents:
+            return  # an unknown (likely misspelled) key here was already reported
         pos = self.parsed.position(path, key=key)
         if pos is not None and offset is not None:
             pos = self._inside(path, pos, offset)
@@ -97,6 +100,7 @@ class ReferenceChecker:
         self.inputs = {i.name for i in journey.inputs}
         self.variables = {v.name for v in journey.variables}
         self.secrets = {v.secret for v in journey.variables if v.secret}
+        self.secret_variables = {v.secret: v.name for v in journey.variables if v.secret}
         self.step_index: dict[str, int] = {}
         for number, step in enumerate(journey.steps):
             self.step_index.setdefault(step.id, number)
@@ -197,6 +201,8 @@ class ReferenceChecker:
 
     def _ref_secrets(self, ref: Ref, place: Place) -> None:
         name = self._name(ref, place, "secret")
+        if name in self.secret_variables:
+            self.used_variables.add(self.secret_variables[name])
         if name is not None and name not in self.secrets:
             self._bad(
                 ref,

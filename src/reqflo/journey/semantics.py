@@ -13,6 +13,7 @@ from typing import Any
 
 from reqflo.checks import (
     OPERATORS_BY_TYPE,
+    expected_problem,
     validate_json_schema,
     validate_jsonpath,
     validate_regex,
@@ -21,6 +22,7 @@ from reqflo.diagnostics import Diagnostic, Severity, did_you_mean
 from reqflo.journey.model import AssertionSpec, Journey, OutputSpec, RequestSpec, StepSpec
 from reqflo.journey.parser import ParsedJourney
 from reqflo.journey.references import Place, ReferenceChecker, Reporter, parse_at
+from reqflo.journey.requests import check_request_details
 from reqflo.journey.source import PathKey
 from reqflo.values import Ref, Template, parse_template, strings_in, template_refs
 
@@ -40,6 +42,7 @@ def check_journey(parsed: ParsedJourney) -> list[Diagnostic]:
     _check_variables(journey, report, refs)
     _check_cases(journey, report)
     for name, template in journey.templates.items():
+        check_request_details(template, (*J, "templates", name), report)
         _check_request_templates(template, (*J, "templates", name), refs, None, in_template=True)
     if not parsed.placeholder_steps:
         for index, step in enumerate(journey.steps):
@@ -162,6 +165,25 @@ def _check_step(
             path,
             "add `request:` with method and url, or `template:`",
         )
+    _check_request_shape(step, template, path, report, refs, index)
+    refs.check_value(step.values, Place((*path, "values"), step_index=index))
+    _check_when(step, index, path, report, refs)
+    for name, output in step.outputs.items():
+        _check_output(name, output, (*path, "outputs", name), report, refs, index)
+    for number, assertion in enumerate(step.assertions):
+        _check_assertion(assertion, (*path, "assertions", number), report, refs, index)
+    _check_retry(step, path, report)
+
+
+def _check_request_shape(
+    step: StepSpec,
+    template: RequestSpec | None,
+    path: PathKey,
+    report: Reporter,
+    refs: ReferenceChecker,
+    index: int,
+) -> None:
+    if step.request is None and template is None:
         return
     merged_url = (step.request.url if step.request else None) or (
         template.url if template else None
@@ -178,12 +200,11 @@ def _check_step(
         _check_request_templates(step.request, (*path, "request"), refs, index)
     if template is not None:
         _check_template_use(step, template, index, path, report, refs)
-    refs.check_value(step.values, Place((*path, "values"), step_index=index))
-    _check_when(step, index, path, report, refs)
-    for name, output in step.outputs.items():
-        _check_output(name, output, (*path, "outputs", name), report, refs, index)
-    for number, assertion in enumerate(step.assertions):
-        _check_assertion(assertion, (*path, "assertions", number), report, refs, index)
+    if step.request is not None:
+        check_request_details(step.request, (*path, "request"), report)
+
+
+def _check_retry(step: StepSpec, path: PathKey, report: Reporter) -> None:
     if step.retry and step.retry.until == "assertions_pass" and not step.assertions:
         report.add(
             "retry-without-assertions",
@@ -385,16 +406,21 @@ def _check_expected(
             "missing-key", f"operator '{operator}' needs `expected:`", path, "add `expected: ...`"
         )
     expected = assertion.expected
-    literal_regex = operator == "matches" and isinstance(expected, str) and "{{" not in expected
-    if literal_regex and (problem := validate_regex(expected)) is not None:
-        report.add("invalid-regex", f"invalid regex: {problem}", (*path, "expected"))
-    if operator in {"in", "not_in"} and has_expected and not isinstance(expected, list | str):
-        report.add(
-            "invalid-value",
-            f"operator '{operator}' needs a list as expected",
-            (*path, "expected"),
-            "e.g. expected: [200, 201]",
-        )
+    templated = any("{{" in text for text in strings_in(expected))
+    if not has_expected or templated or assertion.type == "json_schema":
+        return
+    problem = expected_problem(assertion.type, operator, expected)
+    if problem is not None:
+        code = "invalid-regex" if operator == "matches" else "invalid-value"
+        report.add(code, f"expected: {problem}", (*path, "expected"), _expected_hint(operator))
+
+
+def _expected_hint(operator: str) -> str | None:
+    return {
+        "in": "e.g. expected: [200, 201]",
+        "not_in": "e.g. expected: [500, 503]",
+        "length": "a count, or bounds such as {gte: 1, lte: 10}",
+    }.get(operator)
 
 
 def effective_operator(assertion: AssertionSpec) -> str:
