@@ -18,6 +18,7 @@ from reqflo.checks import (
     validate_jsonpath,
     validate_regex,
 )
+from reqflo.conversion import InputTypeError, convert_value
 from reqflo.diagnostics import Diagnostic, Severity, did_you_mean
 from reqflo.journey.model import AssertionSpec, Journey, OutputSpec, RequestSpec, StepSpec
 from reqflo.journey.parser import ParsedJourney
@@ -139,18 +140,33 @@ def _refs_of_text(text: str) -> list[Ref]:
 
 
 def _check_cases(journey: Journey, report: Reporter) -> None:
-    declared = {i.name for i in journey.inputs}
+    declared = {i.name: i.type for i in journey.inputs}
     for case, values in journey.cases.items():
-        for name in values:
+        for name, value in values.items():
+            path = (*J, "cases", case, name)
             if name not in declared:
                 report.add(
                     "unknown-input",
                     f"case '{case}' sets '{name}', which is not an input",
-                    (*J, "cases", case, name),
+                    path,
                     did_you_mean(name, declared),
                     key=True,
                     width=len(name),
                 )
+            else:
+                _check_type(value, declared[name], f"case '{case}': '{name}'", path, report)
+    for index, decl in enumerate(journey.inputs):
+        where = f"input '{decl.name}': the default"
+        _check_type(decl.default, decl.type, where, (*J, "inputs", index, "default"), report)
+
+
+def _check_type(value: Any, type_name: str, what: str, path: PathKey, report: Reporter) -> None:
+    if value is None or any("{{" in text for text in strings_in(value)):
+        return
+    try:
+        convert_value(value, type_name)
+    except InputTypeError as exc:
+        report.add("invalid-input-value", f"{what} does not fit type {type_name}: {exc}", path)
 
 
 def _check_step(

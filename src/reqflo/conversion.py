@@ -1,0 +1,102 @@
+"""Typed conversion of input values: `string`, `integer`, `number`, `boolean`, `json`.
+
+Owns `convert_value`, shared by the run check (input defaults and case values) and
+the runner (every run value). Strings convert leniently (`" 42 "` → 42, `"yes"` →
+True); JSON values of the right type pass unchanged; a value that does not fit raises
+`InputTypeError`, never silently coerced (`"4.5"` is not an integer, `true` is not a
+number).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from reqflo.values import to_text
+
+_TRUE = frozenset({"true", "yes", "y", "on", "1"})
+_FALSE = frozenset({"false", "no", "n", "off", "0"})
+
+
+class InputTypeError(ValueError):
+    """A value does not fit an input's declared type."""
+
+
+def convert_value(value: Any, type_name: str) -> Any:
+    """`value` converted to `type_name`; raises InputTypeError saying why it does not fit."""
+    if value is None:
+        return None
+    return _CONVERTERS[type_name](value)
+
+
+def _to_string(value: Any) -> str:
+    return value if isinstance(value, str) else to_text(value)
+
+
+def _to_integer(value: Any) -> int:
+    if isinstance(value, bool):
+        raise InputTypeError(f"{to_text(value)} is a boolean, not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip().replace("_", "")
+        if text.lstrip("+-").isdigit():
+            return int(text)
+    raise InputTypeError(f"{_show(value)} is not an integer")
+
+
+def _to_number(value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise InputTypeError(f"{to_text(value)} is a boolean, not a number")
+    if isinstance(value, int | float) and math.isfinite(value):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if math.isfinite(number):
+            return int(text) if text.lstrip("+-").isdigit() else number
+    raise InputTypeError(f"{_show(value)} is not a finite number")
+
+
+def _to_boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise InputTypeError(f"{_show(value)} is not a boolean (use true/false, yes/no, 1/0)")
+
+
+def _to_json(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise InputTypeError(f"{_show(value)} is not valid JSON: {exc.msg}") from exc
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "string": _to_string,
+    "integer": _to_integer,
+    "number": _to_number,
+    "boolean": _to_boolean,
+    "json": _to_json,
+}
+
+
+def _show(value: Any) -> str:
+    text = to_text(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
