@@ -282,7 +282,7 @@ def _execute(
     artifact: object, project_root: Path, options: object, outputs: list[str], verbose: bool
 ) -> int:
     from reqflo.artifact import Artifact
-    from reqflo.local import LocalRunOptions, run_local
+    from reqflo.local import LocalRunOptions, run_local, unknown_columns
     from reqflo.project import Project
     from reqflo.report import ConsoleReporter, Fanout, open_reporters, parse_output_spec
     from reqflo.runner.results import exit_code
@@ -290,6 +290,9 @@ def _execute(
     assert isinstance(artifact, Artifact) and isinstance(options, LocalRunOptions)
     to_stdout = any(parse_output_spec(o).path is None for o in outputs)
     console = _console(stderr=to_stdout)
+    if options.data is not None:
+        for warning in unknown_columns(artifact, options.data):
+            console.print(Text(f"warning: {warning}", style="yellow"))
     files = open_reporters(outputs, console)
     reporter = Fanout([ConsoleReporter(console, verbose=verbose), files])
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reqflo.artifact import Artifact
+from reqflo.diagnostics import did_you_mean
 from reqflo.http import AiohttpTransport
 from reqflo.project import Project, base_values, local_identity
 from reqflo.runner.data import DataRow, count_rows, iter_rows
@@ -50,6 +51,23 @@ class CountedRows:
     def __iter__(self) -> Iterator[InstanceSpec]:
         for row in iter_rows(self.path, self.data_key):
             yield _instance(row, self.base, self.path)
+
+
+def unknown_columns(artifact: Artifact, path: Path) -> list[str]:
+    """Warnings for data columns that name no input (a typo would silently use a default)."""
+    first = next(iter_rows(path), None)
+    if first is None:
+        return []
+    declared = [i.name for i in artifact.plan.inputs]
+    warnings = []
+    for column in first.values:
+        if column not in declared:
+            hint = did_you_mean(column, declared)
+            warnings.append(
+                f"data column '{column}' is not an input of the journey"
+                + (f"; {hint}" if hint else " and is ignored")
+            )
+    return warnings
 
 
 def _instance(row: DataRow, base: Mapping[str, Any], path: Path) -> InstanceSpec:
