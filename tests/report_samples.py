@@ -3,7 +3,7 @@
 Owns `sample_single_run` (one instance whose steps pass, fail after retries, error and
 skip) and `sample_data_run` (a generator of N instances, some failing), built by hand
 from the result models exactly as the engine emits them (already redacted).
-`python -m reqflo.report.sample report.html` writes a preview HTML report.
+`python tests/report_samples.py report.html` writes a preview HTML report.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from rich.console import Console
 
+from report_samples import ARTIFACT, sample_data_run, sample_single_run, summary
 from reqflo.report import ConsoleReporter
-from reqflo.report.sample import ARTIFACT, sample_data_run, sample_single_run, summary
 from reqflo.runner import events as ev
 from reqflo.runner.events import AnyEvent
 from reqflo.runner.results import InstanceResult, StepError, StepResult

@@ -11,6 +11,14 @@ from typing import get_args
 
 import pytest
 
+from report_samples import (
+    ARTIFACT,
+    STARTED,
+    exchange,
+    sample_data_run,
+    sample_single_run,
+    summary,
+)
 from reqflo.report import (
     Fanout,
     HtmlReporter,
@@ -21,14 +29,6 @@ from reqflo.report import (
     open_reporter,
     open_reporters,
     parse_output_spec,
-)
-from reqflo.report.sample import (
-    ARTIFACT,
-    STARTED,
-    exchange,
-    sample_data_run,
-    sample_single_run,
-    summary,
 )
 from reqflo.runner import events as ev
 from reqflo.runner.events import AnyEvent, Reporter
