@@ -302,6 +302,47 @@ def _execute(
     return exit_code(summary)
 
 
+artifact_app = typer.Typer(help="Inspect built artifacts in the local cache.", no_args_is_help=True)
+app.add_typer(artifact_app, name="artifact")
+
+
+@artifact_app.command("show")
+def artifact_show(
+    ref: Annotated[str, typer.Argument(help="An artifact id (prefix) or an artifact file.")],
+) -> None:
+    """Verify an artifact and print it (exit 2 when missing or tampered with)."""
+    from reqflo.artifact import ArtifactCache, dumps, loads
+    from reqflo.diagnostics import ArtifactError
+
+    try:
+        path = Path(ref)
+        artifact = loads(path.read_text("utf-8")) if path.is_file() else ArtifactCache().get(ref)
+    except (ArtifactError, OSError) as exc:
+        _usage_error(str(exc))
+        return
+    sys.stdout.write(dumps(artifact))
+
+
+@artifact_app.command("list")
+def artifact_list() -> None:
+    """The artifacts in the local cache, newest first."""
+    from reqflo.artifact import ArtifactCache, loads
+    from reqflo.diagnostics import ArtifactError
+
+    console = _console()
+    files = sorted(ArtifactCache().root.glob("*/*.json"), key=lambda p: -p.stat().st_mtime)
+    for file in files:
+        try:
+            artifact = loads(file.read_text("utf-8"))
+        except ArtifactError as exc:
+            console.print(Text(f"{file.stem[:12]}  ✘ {exc}", style="red"))
+            continue
+        meta = artifact.plan.journey
+        console.print(
+            f"{artifact.short_id}  {meta.name}  {meta.version or ''}  {artifact.source.path}"
+        )
+
+
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of journey files (for editors and linters)."""
