@@ -36,12 +36,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 import jsonpath
 import jsonschema  # type: ignore[import-untyped,unused-ignore]
 
-from reqflo.artifact import AssertionPlan, OutputPlan
+from reqflo.artifact import AssertionPlan, Operator, OutputPlan
 from reqflo.http import HttpResponse
 from reqflo.values import strings_in, to_text
 
@@ -49,27 +49,7 @@ MAX_VALUE_CHARS = 2_000
 _MESSAGE_VALUE_CHARS = 200
 _SCHEMA_ERRORS_SHOWN = 3
 
-ALL_OPERATORS = frozenset(
-    {
-        "equals",
-        "not_equals",
-        "exists",
-        "not_exists",
-        "contains",
-        "not_contains",
-        "matches",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "in",
-        "not_in",
-        "starts_with",
-        "ends_with",
-        "length",
-        "is_type",
-    }
-)
+ALL_OPERATORS: frozenset[str] = frozenset(get_args(Operator))
 _ORDERING = frozenset({"gt", "gte", "lt", "lte"})
 _EQUALITY = frozenset({"equals", "not_equals", "in", "not_in"})
 _TEXT = frozenset({"contains", "not_contains", "matches", "starts_with", "ends_with", "length"})

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from reqflo.artifact import AssertionType, InputType, Operator, OutputSource
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -36,7 +38,6 @@ Duration = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h)$"}),
 ]
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
-InputType = Literal["string", "integer", "number", "boolean", "json"]
 VariableSource = Literal["environment", "secret", "preset", "value", "input", "me"]
 
 
@@ -114,7 +115,7 @@ class RequestSpec(Node):
     verify_tls: bool | None = None
 
 
-OutputFrom = Literal["body", "header", "status", "cookie", "url"]
+OutputFrom = OutputSource
 
 
 class OutputSpec(Node):
@@ -131,28 +132,8 @@ class OutputSpec(Node):
         return "default" in self.model_fields_set
 
 
-AssertionKind = Literal[
-    "status_code", "json_path", "header", "body", "response_time", "json_schema", "output"
-]
-OperatorName = Literal[
-    "equals",
-    "not_equals",
-    "exists",
-    "not_exists",
-    "contains",
-    "not_contains",
-    "matches",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "in",
-    "not_in",
-    "starts_with",
-    "ends_with",
-    "length",
-    "is_type",
-]
+AssertionKind = AssertionType
+OperatorName = Operator
 
 
 class AssertionSpec(Node):
