@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails
 
 from reqflo.diagnostics import Diagnostic, Position, did_you_mean
 from reqflo.journey.model import JourneyFile
-from reqflo.journey.prune import file_path, prune
+from reqflo.journey.prune import file_path, node_at, prune
 from reqflo.journey.source import LoadedSource, PathKey, load_yaml
 
 
@@ -160,7 +160,7 @@ def _diagnostic(parsed: ParsedJourney, error: ErrorDetails, data: Any) -> Diagno
             f"add `{name}:` here",
         )
     pos = parsed.source.positions.value(loc)
-    message, hint = _value_problem(error, name, _value_at(data, loc))
+    message, hint = _value_problem(error, name, node_at(data, loc))
     return Diagnostic(_code_for(kind), message + _where(loc), file, pos, hint)
 
 
@@ -231,15 +231,6 @@ def _describe(value: Any) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     return f"'{value}'"
-
-
-def _value_at(data: Any, loc: PathKey) -> Any:
-    for seg in loc:
-        try:
-            data = data[seg]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
 
 
 def _where(loc: PathKey) -> str:

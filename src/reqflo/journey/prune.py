@@ -37,7 +37,7 @@ def delete_offending_keys(document: Any, errors: list[ErrorDetails]) -> Any:
         loc = tuple(error["loc"])
         if error["type"] == "missing" or not loc or not isinstance(loc[-1], str):
             continue
-        parent = _at(document, loc[:-1])
+        parent = node_at(document, loc[:-1])
         if isinstance(parent, dict):
             parent.pop(loc[-1], None)
     return document
@@ -81,7 +81,7 @@ def _fix_top_level(document: Any, loc: PathKey) -> None:
 
 
 def _drop(pruned: Pruned, container: PathKey, members: set[Any]) -> None:
-    items = _at(pruned.document, container)
+    items = node_at(pruned.document, container)
     section = str(container[-1])
     if isinstance(items, dict):
         for member in members:
@@ -110,7 +110,8 @@ def _remember(
     pruned.broken.setdefault(section, set()).add(str(name))
 
 
-def _at(document: Any, path: PathKey) -> Any:
+def node_at(document: Any, path: PathKey) -> Any:
+    """The node at `path`, or None when the path leads nowhere."""
     for seg in path:
         try:
             document = document[seg]
