@@ -1,0 +1,148 @@
+"""The store on SQLite and PostgreSQL: migrations, idempotent writes, tokens, filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reqflo.artifact import Artifact
+from reqflo.runner.events import RunStarted
+from reqflo.runner.results import InstanceResult, RunSummary
+from reqflo.store import NewRun, RunFilter, Store, StoreSink, sqlite_url
+from test_cloud_support import compiled, fresh_postgres
+
+ORDERS = Path(__file__).resolve().parents[1] / "examples" / "orders.yaml"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    if request.param == "sqlite":
+        opened = Store.open(sqlite_url(tmp_path_factory.mktemp("store")))
+        yield opened
+        opened.close()
+        return
+    with fresh_postgres() as url:
+        opened = Store.open(url)
+        yield opened
+        opened.close()
+
+
+@pytest.fixture(scope="module")
+def artifact() -> Artifact:
+    found = compiled(ORDERS)
+    assert isinstance(found, Artifact)
+    return found
+
+
+def new_run(artifact: Artifact, **changes: object) -> NewRun:
+    fields: dict[str, object] = {
+        "artifact_id": artifact.id, "journey": artifact.plan.journey.name,
+        "environment": "local", "requested_by": "tok1", "instances": 2, "concurrency": 5,
+    }  # fmt: skip
+    fields.update(changes)
+    return NewRun(**fields)  # type: ignore[arg-type]
+
+
+def test_migrating_twice_is_harmless(store: Store) -> None:
+    from reqflo.store import migrate
+
+    migrate(store.engine)
+    assert store.environments() is not None
+
+
+def test_artifact_upload_is_idempotent_and_verified_on_read(
+    store: Store, artifact: Artifact
+) -> None:
+    record, created = store.put_artifact(artifact)
+    again, created_again = store.put_artifact(artifact)
+    assert created is True or record.id == artifact.id
+    assert created_again is False and again.id == artifact.id
+    assert store.artifact(artifact.id) == artifact
+    assert store.artifact("0" * 64) is None
+
+
+def test_tokens_are_stored_hashed_and_can_be_revoked(store: Store) -> None:
+    record, token = store.create_token("ci", "editor")
+    assert token.startswith("rqf_")
+    assert store.token_for(token) == record
+    with store.engine.connect() as connection:
+        dump = "\n".join(str(row) for row in connection.exec_driver_sql("SELECT * FROM api_tokens"))
+    assert token not in dump
+    store.revoke_token(record.id)
+    assert store.token_for(token) is None
+    with pytest.raises(ValueError, match="role must be one of"):
+        store.create_token("x", "root")
+
+
+def test_duplicate_idempotency_key_returns_the_same_run(store: Store, artifact: Artifact) -> None:
+    store.put_artifact(artifact)
+    first, created = store.create_run(new_run(artifact, idempotency_key="k-1"))
+    second, created_again = store.create_run(new_run(artifact, idempotency_key="k-1"))
+    other_owner, created_other = store.create_run(
+        new_run(artifact, idempotency_key="k-1", requested_by="tok2")
+    )
+    assert (created, created_again, created_other) == (True, False, True)
+    assert second.id == first.id != other_owner.id
+
+
+def test_sink_writes_are_idempotent_and_cancel_wins(store: Store, artifact: Artifact) -> None:
+    store.put_artifact(artifact)
+    run, _ = store.create_run(new_run(artifact))
+    sink = StoreSink(store)
+    sink.run_started(run.id)
+    sink.run_started(run.id)
+    result = InstanceResult(index=0, key="a", status="failed")
+    for _ in range(2):
+        sink.instance_finished(run.id, result)
+    sink.instance_finished(run.id, InstanceResult(index=1, key="b", status="passed"))
+    assert [(i.index, i.status) for i in store.instances(run.id)] == [(0, "failed"), (1, "passed")]
+    live = store.run(run.id)
+    assert live is not None and (live.status, live.passed, live.failed) == ("running", 1, 1)
+    summary = RunSummary(
+        run_id=run.id, artifact_id=artifact.id, journey="j", status="failed", total=2,
+        passed=1, failed=1, errored=0, started_at=0.0, duration_ms=1.0,
+    )  # fmt: skip
+    sink.run_finished(run.id, summary)
+    sink.run_finished(run.id, summary)
+    done = store.run(run.id)
+    assert done is not None and done.status == "failed" and done.finished_at is not None
+    cancelled, _ = store.create_run(new_run(artifact))
+    store.cancel_run(cancelled.id)
+    sink.run_finished(cancelled.id, summary)
+    after = store.run(cancelled.id)
+    assert after is not None and after.status == "cancelled"
+
+
+def test_events_are_kept_in_order(store: Store, artifact: Artifact) -> None:
+    store.put_artifact(artifact)
+    run, _ = store.create_run(new_run(artifact))
+    sink = StoreSink(store)
+    for n in range(3):
+        started = RunStarted(run_id=run.id, artifact_id="a", journey=f"j{n}", started_at=0.0)
+        sink.event(run.id, started)
+    events = store.events_after(run.id, 0)
+    assert [e.kind for e in events] == ["run_started"] * 3
+    assert store.events_after(run.id, events[0].id)[0].payload == events[1].payload
+
+
+def test_runs_filter_and_paginate(store: Store, artifact: Artifact) -> None:
+    store.put_artifact(artifact)
+    for _ in range(3):
+        store.create_run(new_run(artifact, environment="paging"))
+    page, total = store.runs(RunFilter(environment="paging"), limit=2, offset=0)
+    rest, _ = store.runs(RunFilter(environment="paging"), limit=2, offset=2)
+    assert total == 3 and len(page) == 2 and len(rest) == 1
+    assert {r.id for r in page}.isdisjoint({r.id for r in rest})
+    assert store.runs(RunFilter(status="nope"))[1] == 0
+
+
+def test_environments_upsert(store: Store) -> None:
+    store.put_environment("staging", {"base_url": "http://a"})
+    store.put_environment("staging", {"base_url": "http://b"})
+    found = store.environment("staging")
+    assert found is not None and found.values == {"base_url": "http://b"}
+    assert "staging" in [e.name for e in store.environments()]
