@@ -11,8 +11,9 @@ the window's tail is dropped, so a secret straddling the cut never shows partial
 
 `InstanceRedactor` keeps redaction cheap for large data groups: every instance of a run
 shares one `Redactor` built from the run's resolved secrets (`SharedRedactors` caches it
-per secret set); an instance gets a private copy only when it derives a new secret (an
-output marked `secret: true`), so overlapping secrets are still matched as one.
+per secret set); an instance gets a private copy (`Redactor.fork`, which shares the compiled
+run patterns and matches the derived secret on its own) only when it derives a new secret
+(an output marked `secret: true`); overlapping secrets are still masked as one.
 """
 
 from __future__ import annotations
@@ -73,10 +74,9 @@ class InstanceRedactor:
         if not value or value in self._secrets:
             return
         self._secrets.add(value)
-        if self._private:
-            self._active.add(value)
-        else:
-            self._active, self._private = Redactor(self._secrets), True
+        if not self._private:
+            self._active, self._private = self._active.fork(), True
+        self._active.add(value)
 
     def redact(self, text: str) -> str:
         return self._active.redact(text)
@@ -103,7 +103,7 @@ def clipped(text: str, redactor: Redacts, limit: int = BODY_LIMIT) -> tuple[str,
 
 
 def headers_of(pairs: Iterable[tuple[str, str]], redactor: Redacts) -> tuple[tuple[str, str], ...]:
-    return tuple((str(k), str(v)) for k, v in redactor.redact_headers(tuple(pairs)))
+    return tuple(redactor.redact_headers(pairs))
 
 
 def request_record(

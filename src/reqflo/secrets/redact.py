@@ -28,11 +28,17 @@ encodings (URL-encoding of URL-encoding, HTML-escaping of JSON escapes) and wrap
 another format, then redact the rendered output again as a second line of defence. A
 secret that is a substring of `MASK` itself cannot be hidden inside the mask.
 
-Matching is one compiled alternation of every form (longest first), rebuilt lazily after
-`add()`. Every match start is found, overlapping matches are merged, and text that is
-already a `MASK` is left alone, so `redact` is idempotent: `redact(redact(t)) ==
-redact(t)`. When a secret contains `[` or `]` a match could span a mask's edge; redaction
-then repeats until nothing changes, which also keeps it idempotent.
+Matching is one compiled alternation of every form (longest first) for the secrets given
+at construction, built once, lazily. Secrets `add()`ed later (a token per run instance)
+form a second, small group, so adding one never recompiles the first: the group's forms
+made only of unreserved characters are plain literals found with `str.find`, and a
+pattern for its other forms is compiled only once some text contains the literal core of
+one of them. (After MAX_DERIVED additions everything is folded into one alternation.)
+`fork()` copies a redactor cheaply, sharing its compiled matchers. Every match start of
+every group is found, the longest match at each start kept, overlapping matches are
+merged, and text that is already a `MASK` is left alone, so `redact` is idempotent:
+`redact(redact(t)) == redact(t)`. When a secret contains `[` or `]` a match could span a
+mask's edge; redaction then repeats until nothing changes, which also keeps it idempotent.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from dataclasses import dataclass
 MASK = "[REDACTED]"
 MIN_ENCODED_SECRET_LENGTH = 4
 MIN_LINE_LENGTH = 4
+MAX_DERIVED = 16  # secrets added after construction before the groups are folded into one
 ALWAYS_MASKED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
@@ -69,35 +76,56 @@ class Redactor:
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        self._matcher: _Matcher | None = None
         self._lock = threading.Lock()
-        for secret in secrets:
-            self.add(secret)
+        self._base: set[str] = {s for s in secrets if s}  # matched by `_matcher`
+        self._derived: set[str] = set()  # added later, matched by `_derived_matcher`
+        self._matcher: _Matcher | None = None
+        self._derived_matcher: _LiteralMatcher | None = None
+        self._matchers: tuple[_Matcher | _LiteralMatcher, ...] | None = None  # both, built
 
     def __repr__(self) -> str:  # never show the values
-        return f"Redactor({len(self._secrets)} secrets)"
+        return f"Redactor({len(self)} secrets)"
 
     def __len__(self) -> int:
-        return len(self._secrets)
+        return len(self._base) + len(self._derived)
 
     def add(self, value: str) -> None:
         """Mask `value` from now on (a resolved secret or a derived value marked secret)."""
         if not value:
             return
         with self._lock:
-            if value not in self._secrets:
-                self._secrets.add(value)
+            if value in self._base or value in self._derived:
+                return
+            self._derived.add(value)
+            self._derived_matcher = self._matchers = None
+            if len(self._derived) > MAX_DERIVED:
+                self._base |= self._derived
+                self._derived = set()
                 self._matcher = None
+
+    def fork(self) -> Redactor:
+        """An independent copy (later `add`s affect only one side) sharing compiled patterns."""
+        copy = Redactor()
+        with self._lock:
+            if self._matcher is None and self._base:  # compile once, not in every copy
+                self._matcher = _Matcher.build(self._base)
+            copy._base, copy._derived = set(self._base), set(self._derived)
+            copy._matcher, copy._derived_matcher = self._matcher, self._derived_matcher
+        return copy
 
     def redact(self, text: str) -> str:
         """`text` with every form of every secret replaced by MASK."""
-        matcher = self._current_matcher()
-        if matcher is None or not text:
+        if not text:
             return text
+        matchers = self._matchers
+        if matchers is None:
+            matchers = self._current_matchers()
         while True:
-            redacted = _mask_spans(text, matcher.spans(text))
-            if redacted is text or not matcher.may_touch_mask:
+            spans = [span for matcher in matchers for span in matcher.spans(text)]
+            if not spans:
+                return text
+            redacted = _mask_spans(text, spans)
+            if redacted is text or not any(m.may_touch_mask for m in matchers):
                 return redacted
             text = redacted
 
@@ -145,11 +173,15 @@ class Redactor:
             return f"{self.redact(scheme)} {MASK}"
         return MASK
 
-    def _current_matcher(self) -> _Matcher | None:
+    def _current_matchers(self) -> tuple[_Matcher | _LiteralMatcher, ...]:
         with self._lock:
-            if self._matcher is None and self._secrets:
-                self._matcher = _Matcher.build(self._secrets)
-            return self._matcher
+            if self._matcher is None and self._base:
+                self._matcher = _Matcher.build(self._base)
+            if self._derived_matcher is None and self._derived:
+                self._derived_matcher = _LiteralMatcher.build(self._derived)
+            matchers = tuple(m for m in (self._matcher, self._derived_matcher) if m is not None)
+            self._matchers = matchers
+            return matchers
 
 
 class RedactingFilter(logging.Filter):
@@ -210,13 +242,16 @@ class _Matcher:
     @classmethod
     def build(cls, secrets: Iterable[str]) -> _Matcher:
         parts = {part for secret in secrets for part in _secret_parts(secret)}
-        forms = {form for part in parts for form in _forms(part)}
+        return cls.of_forms({form for part in parts for form in _forms(part)}, parts)
+
+    @classmethod
+    def of_forms(cls, forms: Iterable[str], parts: Iterable[str]) -> _Matcher:
         ordered = sorted(forms, key=lambda form: (-len(form), form))
         patterns = list(dict.fromkeys(_text_pattern(form) for form in ordered))
         return cls(
             search=re.compile("|".join(patterns)),
             all_at=re.compile("".join(f"(?:(?=({p}))|)" for p in patterns)),
-            may_touch_mask=any(c in part for part in parts for c in "[]"),
+            may_touch_mask=_may_touch_mask(parts),
         )
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -235,6 +270,61 @@ class _Matcher:
             return end
         ends = (every.end(group) for group in range(1, self.all_at.groups + 1))
         return max(end, *ends)
+
+
+class _LiteralMatcher:
+    """The forms of a few secrets added later, matched without compiling a big pattern.
+
+    A form made only of unreserved characters matches exactly its own text (see
+    `_char_pattern`), so it is found with `str.find` at every start. The other forms are
+    compiled into one `_Matcher`, lazily: only once a text contains the *core* of one of
+    them (its longest run of unreserved characters, which every match must contain
+    literally). A form with no such core compiles at once.
+    """
+
+    def __init__(self, literals: set[str], others: set[str], parts: set[str]) -> None:
+        self.literals = tuple(sorted(literals, key=len, reverse=True))
+        self.others = others
+        self.cores = tuple({_core(form) for form in others})
+        self.may_touch_mask = _may_touch_mask(parts)
+        self._parts = parts
+        self._compiled: _Matcher | None = None
+        if "" in self.cores:
+            self._compiled = _Matcher.of_forms(others, parts)
+
+    @classmethod
+    def build(cls, secrets: Iterable[str]) -> _LiteralMatcher:
+        parts = {part for secret in secrets for part in _secret_parts(secret)}
+        forms = {form for part in parts for form in _forms(part)}
+        literals = {form for form in forms if _UNRESERVED.issuperset(form)}
+        return cls(literals, forms - literals, parts)
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
+        for literal in self.literals:
+            start = text.find(literal)
+            while start >= 0:
+                found.append((start, start + len(literal)))
+                start = text.find(literal, start + 1)
+        compiled = self._compiled
+        if compiled is None and self.others:
+            for core in self.cores:
+                if core in text:
+                    compiled = self._compiled = _Matcher.of_forms(self.others, self._parts)
+                    break
+        if compiled is not None:
+            found += compiled.spans(text)
+        return found
+
+
+def _core(form: str) -> str:
+    """The longest run of unreserved characters of `form` (matched only literally)."""
+    runs = re.findall(r"[A-Za-z0-9._~-]+", form)
+    return max(runs, key=len) if runs else ""
+
+
+def _may_touch_mask(parts: Iterable[str]) -> bool:
+    return any(c in part for part in parts for c in "[]")
 
 
 def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
