@@ -238,9 +238,20 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show every step's evidence.")
     ] = False,
+    cloud: Annotated[
+        bool, typer.Option("--cloud", help="Run on the Cloud Runner (see `reqflo login`).")
+    ] = False,
 ) -> None:
-    """Run a journey locally: compile it, execute the artifact, report (exit 0/1/2/3/4)."""
+    """Run a journey locally (or with --cloud on the Cloud Runner), report (exit 0/1/2/3/4)."""
     from reqflo.local import LocalRunOptions
+
+    if cloud:
+        from reqflo.cli_cloud import CloudRunOptions, run_cloud
+
+        if secrets_file is not None or fail_fast:
+            _usage_error("--secrets-file and --fail-fast do not apply to --cloud runs")
+        remote = CloudRunOptions(env, case, tuple(sets or ()), data, data_key, concurrency)
+        raise typer.Exit(run_cloud(journey, remote, outputs or [], verbose, _print_check))
 
     options = LocalRunOptions(
         environment=env,
@@ -341,6 +352,11 @@ def artifact_list() -> None:
         console.print(
             f"{artifact.short_id}  {meta.name}  {meta.version or ''}  {artifact.source.path}"
         )
+
+
+from reqflo.cli_cloud import register  # noqa: E402
+
+register(app)
 
 
 @app.command()

@@ -1,0 +1,115 @@
+"""Run routes: submit (idempotency key), list with filters, read with results, cancel, rerun.
+
+A duplicate idempotency key from the same token answers 200 with the run it created
+the first time; a new run answers 201 and is handed to the executor.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+
+from reqflo.cloud.api_deps import Deps, Services
+from reqflo.cloud.api_models import InstanceOut, RunDetail, RunOut, RunPage, RunRequest
+from reqflo.cloud.api_submit import check_request, load_artifact, load_environment, queued_run
+from reqflo.cloud.auth import Editor, require
+from reqflo.store import NewRun, RunFilter, RunRecord
+
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+Status = Literal["queued", "running", "passed", "failed", "error", "indeterminate", "cancelled"]
+
+
+DUPLICATE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Duplicate idempotency key: the existing run"}
+}
+
+
+@router.post("", status_code=201, response_model=RunOut, responses=DUPLICATE)
+def submit_run(
+    body: RunRequest,
+    response: Response,
+    token: Editor,
+    deps: Deps,
+) -> RunOut:
+    artifact = load_artifact(deps.store, body.artifact_id)
+    env = load_environment(deps.store, body.environment)
+    check_request(artifact, body.case, body.inputs, body.rows, body.data_key)
+    new = NewRun(
+        artifact_id=artifact.id, journey=artifact.plan.journey.name,
+        environment=body.environment, requested_by=token.id,
+        instances=len(body.rows) if body.rows is not None else 1,
+        concurrency=body.concurrency, case=body.case, inputs=body.inputs, rows=body.rows,
+        data_key=body.data_key, idempotency_key=body.idempotency_key,
+    )  # fmt: skip
+    record, created = deps.store.create_run(new)
+    if created:
+        deps.executor.submit(queued_run(record, artifact, env))
+        deps.metrics.run_event("submitted")
+    else:
+        response.status_code = 200
+    return RunOut.of(record)
+
+
+@router.get("", response_model=RunPage, dependencies=[Depends(require("viewer"))])
+def list_runs(
+    deps: Deps,
+    journey: str | None = None,
+    status: Status | None = None,
+    environment: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> RunPage:
+    """Newest first."""
+    runs, total = deps.store.runs(RunFilter(journey, status, environment), limit, offset)
+    return RunPage(runs=[RunOut.of(r) for r in runs], total=total, limit=limit, offset=offset)
+
+
+def existing_run(deps: Services, run_id: str) -> RunRecord:
+    record = deps.store.run(run_id)
+    if record is None:
+        raise HTTPException(404, f"no run with id {run_id}")
+    return record
+
+
+@router.get("/{run_id}", response_model=RunDetail, dependencies=[Depends(require("viewer"))])
+def get_run(run_id: str, deps: Deps) -> RunDetail:
+    """The run with every instance's full (redacted) result."""
+    record = existing_run(deps, run_id)
+    instances = [InstanceOut.of(i) for i in deps.store.instances(run_id)]
+    rows = len(record.rows) if record.rows is not None else None
+    return RunDetail(**RunOut.of(record).model_dump(), rows=rows, instances=instances)
+
+
+@router.post("/{run_id}/cancel", response_model=RunOut,
+             dependencies=[Depends(require("editor"))])  # fmt: skip
+def cancel_run(run_id: str, deps: Deps) -> RunOut:
+    record = existing_run(deps, run_id)
+    if record.terminal:
+        raise HTTPException(409, f"run {run_id} already finished ({record.status})")
+    cancelled = deps.store.cancel_run(run_id) or record
+    deps.executor.cancel(run_id)
+    deps.metrics.run_event("cancelled")
+    return RunOut.of(cancelled)
+
+
+@router.post("/{run_id}/rerun", status_code=201, response_model=RunOut)
+def rerun(
+    run_id: str,
+    token: Editor,
+    deps: Deps,
+) -> RunOut:
+    """A new run of the same artifact with the same environment, case, inputs and rows."""
+    old = existing_run(deps, run_id)
+    artifact = load_artifact(deps.store, old.artifact_id)
+    env = load_environment(deps.store, old.environment)
+    new = NewRun(
+        artifact_id=old.artifact_id, journey=old.journey, environment=old.environment,
+        requested_by=token.id, instances=old.total, concurrency=old.concurrency,
+        case=old.case, inputs=old.inputs, rows=old.rows, data_key=old.data_key,
+        trigger="rerun", rerun_of=old.id,
+    )  # fmt: skip
+    record, _ = deps.store.create_run(new)
+    deps.executor.submit(queued_run(record, artifact, env))
+    deps.metrics.run_event("rerun")
+    return RunOut.of(record)

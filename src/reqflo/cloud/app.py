@@ -1,0 +1,76 @@
+"""The Cloud Runner's HTTP API as a FastAPI application (OpenAPI at /openapi.json, /docs).
+
+Owns `create_app`: the routers (reqflo.cloud.api_*), error handling and metrics. Bad
+input always answers 4xx with a precise `detail` message: validation problems are
+flattened to `location: message` lines (`body.concurrency: Input should be ...`),
+a malformed JSON body names the position. An unexpected exception answers 500 with its
+type only (details go to the server log).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from reqflo import __version__
+from reqflo.cloud import (
+    api_artifacts,
+    api_environments,
+    api_events,
+    api_runs,
+    api_system,
+    api_tokens,
+)
+from reqflo.cloud.api_deps import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(services: Services) -> FastAPI:
+    app = FastAPI(
+        title="Reqflo Cloud Runner",
+        version=__version__,
+        description="Upload artifacts, run them, follow their progress, read results.",
+    )
+    app.state.services = services
+    for module in (api_system, api_artifacts, api_runs, api_events, api_environments, api_tokens):
+        app.include_router(module.router)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    app.middleware("http")(_count_requests)
+    return app
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = [_describe(error) for error in exc.errors()]
+    return JSONResponse({"detail": "; ".join(problems), "problems": problems}, status_code=422)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    message = str(error.get("msg", "invalid"))
+    if error.get("type") == "json_invalid":
+        ctx = error.get("ctx") or {}
+        return f"the body is not valid JSON: {ctx.get('error', message)} ({location})"
+    return f"{location}: {message}"
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": f"internal error ({type(exc).__name__})"}, status_code=500)
+
+
+async def _count_requests(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    services = request.app.state.services
+    assert isinstance(services, Services)
+    services.metrics.request(request.method, response.status_code)
+    return response

@@ -1,0 +1,117 @@
+"""`reqflo server`: the Cloud Runner in one process (HTTP API + executor), and its config.
+
+Owns `ServerConfig` (flags > environment `REQFLO_DB_URL`, `REQFLO_SERVER_DATA_DIR`,
+`REQFLO_SERVER_HOST`, `REQFLO_SERVER_PORT`, `REQFLO_EXECUTOR` > defaults: data
+directory `$REQFLO_HOME/server`, SQLite file `reqflo.db` in it, 127.0.0.1:8787),
+`open_store`, the executor choice (`durable` when reqflo.cloud.durable is importable,
+else `inprocess`), `serve` (uvicorn until SIGINT/SIGTERM, then the executor and the
+store close) and `store_sink`, the sink factory durable workers use
+(`--sink reqflo.cloud.server:store_sink`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import make_url
+
+from reqflo.artifact import reqflo_home
+from reqflo.cloud.api_deps import Services
+from reqflo.cloud.app import create_app
+from reqflo.cloud.executor import ResultSink, RunExecutor
+from reqflo.cloud.inprocess import InProcessExecutor
+from reqflo.store import Store, StoreSink, sqlite_url
+from reqflo.store.database import normalize_url
+
+log = logging.getLogger(__name__)
+EXECUTORS = ("durable", "inprocess")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    data_dir: Path
+    db_url: str
+    host: str = "127.0.0.1"
+    port: int = 8787
+    executor: str = "inprocess"
+
+    @classmethod
+    def resolve(
+        cls,
+        data_dir: Path | None = None,
+        db_url: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        executor: str | None = None,
+    ) -> ServerConfig:
+        """Flags win over environment variables, which win over defaults."""
+        env = os.environ
+        folder = data_dir or Path(env.get("REQFLO_SERVER_DATA_DIR") or reqflo_home() / "server")
+        chosen = executor or env.get("REQFLO_EXECUTOR") or default_executor()
+        if chosen not in EXECUTORS:
+            raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, not '{chosen}'")
+        return cls(
+            data_dir=folder,
+            db_url=db_url or env.get("REQFLO_DB_URL") or sqlite_url(folder),
+            host=host or env.get("REQFLO_SERVER_HOST") or "127.0.0.1",
+            port=port or int(env.get("REQFLO_SERVER_PORT") or 8787),
+            executor=chosen,
+        )
+
+
+def default_executor() -> str:
+    return "durable" if importlib.util.find_spec("reqflo.cloud.durable.executor") else "inprocess"
+
+
+def open_store(config: ServerConfig) -> Store:
+    """Create the data directory (owner only) and open the migrated store."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    config.data_dir.chmod(0o700)
+    return Store.open(config.db_url)
+
+
+def store_sink(database_url: str, data_dir: Path) -> ResultSink:
+    """The sink durable workers report to: the same store the API reads."""
+    return StoreSink(Store.open(database_url))
+
+
+def make_executor(config: ServerConfig, sink: ResultSink) -> RunExecutor:
+    if config.executor == "inprocess":
+        return InProcessExecutor(sink, config.data_dir)
+    engine = importlib.import_module("reqflo.cloud.durable.engine")
+    durable = importlib.import_module("reqflo.cloud.durable.executor")
+    settings = engine.EngineConfig(
+        database_url=config.db_url,
+        data_dir=config.data_dir,
+        executor_id=durable.default_executor_id(),
+    )
+    executor: RunExecutor = durable.DurableExecutor(settings, sink)
+    return executor
+
+
+def serve(config: ServerConfig) -> None:
+    store = open_store(config)
+    executor = make_executor(config, StoreSink(store))
+    app = create_app(Services(store=store, executor=executor, data_dir=config.data_dir))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
+    )
+    database = make_url(normalize_url(config.db_url)).render_as_string(hide_password=True)
+    log.info("Reqflo Cloud Runner on http://%s:%s (%s)", config.host, config.port, database)
+    try:
+        server.run()
+    finally:
+        executor.close()
+        store.close()
