@@ -235,6 +235,9 @@ def run(
         Path | None,
         typer.Option("--secrets-file", help="Local secrets file (default .reqflo/secrets.yaml)."),
     ] = None,
+    http2: Annotated[
+        bool, typer.Option("--http2", help="Negotiate HTTP/2 over TLS (httpx transport).")
+    ] = False,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show every step's evidence.")
     ] = False,
@@ -261,6 +264,7 @@ def run(
         concurrency=concurrency,
         fail_fast=fail_fast,
         secrets_file=secrets_file,
+        http2=http2,
     )
     raise typer.Exit(_run_locally(journey, options, sets or [], outputs or [], verbose))
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from reqflo.artifact import Artifact
 from reqflo.diagnostics import did_you_mean
-from reqflo.http import AiohttpTransport
+from reqflo.http import AiohttpTransport, Transport
 from reqflo.project import Project, base_values, local_identity
 from reqflo.runner.data import DataRow, count_rows, iter_rows
 from reqflo.runner.engine import InstanceSpec, RunContext, run_group
@@ -36,6 +36,7 @@ class LocalRunOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     fail_fast: bool = False
     secrets_file: Path | None = None
+    http2: bool = False
 
 
 class CountedRows:
@@ -98,7 +99,7 @@ async def _run(
     rows: CountedRows | list[InstanceSpec],
     reporter: Reporter,
 ) -> RunSummary:
-    transport = AiohttpTransport(concurrency=options.concurrency)
+    transport = _transport(options)
     ctx = RunContext(
         transport=transport,
         secrets=secrets,
@@ -113,6 +114,14 @@ async def _run(
         return await run_group(artifact, rows, ctx, reporter)
     finally:
         await transport.close()
+
+
+def _transport(options: LocalRunOptions) -> Transport:
+    if options.http2:  # imported only when asked for: httpx adds start-up time
+        from reqflo.http2 import Http2Transport
+
+        return Http2Transport(concurrency=options.concurrency)
+    return AiohttpTransport(concurrency=options.concurrency)
 
 
 def _journey_dir(artifact: Artifact, project: Project) -> Path:
