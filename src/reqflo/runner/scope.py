@@ -75,6 +75,11 @@ class StepView(Mapping[str, Any]):
             return self._parsed_body()
         raise KeyError(key)
 
+    @property
+    def response(self) -> HttpResponse | None:
+        """The raw response (None when skipped or errored); the durable runner saves it."""
+        return self._response
+
     def __iter__(self) -> Iterator[str]:
         return iter(STEP_KEYS)
 

@@ -1,0 +1,50 @@
+"""Our own small durable-engine interface, so DBOS Transact can be replaced.
+
+Owns `EngineConfig` (database URL, data dir, executor id, concurrency, polling) and the
+`DurableEngine` protocol the executor and the worker use. The only implementation is
+`reqflo.cloud.durable.dbos_engine.DbosEngine`; another engine must keep the same
+guarantees: one workflow per run (id = run_id) enqueuing one child workflow per
+instance (id = `{run_id}:{index}`), checkpointed steps, idempotent submit, recovery of
+a worker's pending workflows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from reqflo import __version__
+from reqflo.artifact import SCHEMA_VERSION
+from reqflo.cloud.durable.jobs import RunSpec
+
+APPLICATION_VERSION = f"reqflo-{__version__}-plan{SCHEMA_VERSION}"
+RUN_QUEUE = "reqflo-runs"
+INSTANCE_QUEUE = "reqflo-instances"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    database_url: str  # sqlite:///path/reqflo.db or postgresql://user@host/db
+    data_dir: Path
+    executor_id: str
+    worker_concurrency: int = 20  # instances running at once in this worker process
+    global_concurrency: int | None = None  # instances running at once across all workers
+    run_concurrency: int = 50  # runs (parent workflows) coordinated at once per worker
+    poll_interval_s: float = 0.5
+
+
+class DurableEngine(Protocol):
+    def start(self) -> None:
+        """Connect, migrate, recover this executor's pending workflows, start dequeuing."""
+
+    def submit(self, spec: RunSpec) -> None:
+        """Enqueue the run's workflow; a second submit of the same run_id is a no-op."""
+
+    def cancel(self, run_id: str) -> None:
+        """Cancel the run's workflow and every instance workflow not finished yet."""
+
+    def recover(self, executor_ids: list[str]) -> int:
+        """Hand the pending workflows of dead executors back to the queues; how many."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,97 @@
+"""`DurableExecutor`: the Cloud Runner's `RunExecutor` on the durable engine.
+
+Constructing one makes this process a worker: it connects to the database, recovers the
+workflows this executor id left pending, starts dequeuing runs and instances, beats its
+heartbeat and sweeps dead workers (see reqflo.cloud.durable.liveness). `submit` only
+enqueues (idempotent by run_id) and returns; results go to the `ResultSink` from
+whichever worker runs the instance.
+
+    executor = DurableExecutor(EngineConfig(database_url=..., data_dir=..., executor_id=...),
+                               sink)
+    executor.submit(queued_run); ...; executor.close()
+
+Secrets are resolved in the worker by `secrets_for(environment)`, by default
+`LocalSecrets(project_dir=data_dir, environment=...)` (the worker's `REQFLO_SECRET_*`
+variables, then `<data dir>/.reqflo/secrets.yaml`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+from reqflo.cloud.durable.dbos_engine import DbosEngine, DbosSubmitter
+from reqflo.cloud.durable.engine import DurableEngine, EngineConfig
+from reqflo.cloud.durable.jobs import RunSpec
+from reqflo.cloud.durable.keys import Sealer, load_master_key
+from reqflo.cloud.durable.liveness import Liveness
+from reqflo.cloud.durable.runtime import SecretsFor, WorkerRuntime
+from reqflo.cloud.executor import QueuedRun, ResultSink
+from reqflo.runner.preflight import SecretSource
+from reqflo.secrets.local import LocalSecrets
+
+
+def default_executor_id() -> str:
+    """Unique per worker process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def local_secrets_for(data_dir: Path) -> SecretsFor:
+    def secrets_for(environment: str | None) -> SecretSource:
+        return LocalSecrets(project_dir=data_dir, environment=environment)
+
+    return secrets_for
+
+
+class DurableExecutor:
+    """The durable RunExecutor. With `worker=True` (default) this process also executes
+    runs; with `worker=False` it only submits and cancels (separate workers execute)."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        sink: ResultSink,
+        *,
+        secrets_for: SecretsFor | None = None,
+        heartbeat_s: float = 5.0,
+        dead_after_s: float = 30.0,
+        worker: bool = True,
+    ) -> None:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        sealer = Sealer(load_master_key(config.data_dir))
+        self.config = config
+        self.liveness: Liveness | None = None
+        if not worker:
+            self.engine: DurableEngine = DbosSubmitter(config, sealer)
+            return
+        runtime = WorkerRuntime(
+            secrets_for or local_secrets_for(config.data_dir),
+            sink,
+            base_dir=config.data_dir,
+            concurrency=config.worker_concurrency,
+        )
+        self.engine = DbosEngine(config, runtime, sealer)
+        self.engine.start()
+        self.liveness = Liveness(
+            config.database_url,
+            config.executor_id,
+            self.engine.recover,
+            interval_s=heartbeat_s,
+            dead_after_s=dead_after_s,
+        )
+        self.liveness.start()
+
+    def submit(self, run: QueuedRun) -> None:
+        self.engine.submit(RunSpec.of(run))
+
+    def cancel(self, run_id: str) -> None:
+        self.engine.cancel(run_id)
+
+    def close(self) -> None:
+        try:
+            if self.liveness is not None:
+                self.liveness.stop()
+        finally:
+            self.engine.close()

@@ -1,0 +1,97 @@
+"""What the durable workflows take and return, as JSON-ready models.
+
+Owns `RunSpec` (a queued run: artifact, environment and its values, per-run concurrency,
+the instances), `InstanceJob` (one instance of a run), `Prepared` (the outcome of the
+pre-flight checks), `Exchange` (the outcome of one checkpointed step) and the stable
+child workflow id `instance_workflow_id(run_id, index)` == `"{run_id}:{index}"`.
+None of them ever holds a secret value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from reqflo.artifact import Artifact
+from reqflo.cloud.durable.state import SavedCookie, SavedStep
+from reqflo.cloud.executor import QueuedRun
+from reqflo.runner.results import InstanceResult, StepResult
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class JobRow(_Model):
+    index: int
+    key: str
+    values: dict[str, Any]
+
+
+class RunSpec(_Model):
+    run_id: str
+    artifact: Artifact
+    environment: str | None = None
+    env: dict[str, Any]
+    concurrency: int = 10
+    rows: tuple[JobRow, ...]
+
+    @classmethod
+    def of(cls, run: QueuedRun) -> RunSpec:
+        return cls(
+            run_id=run.run_id,
+            artifact=run.artifact,
+            environment=run.environment,
+            env=dict(run.env),
+            concurrency=max(1, run.concurrency),
+            rows=tuple(
+                JobRow(index=i.index, key=i.key, values=dict(i.values)) for i in run.instances
+            ),
+        )
+
+
+class InstanceJob(_Model):
+    run_id: str
+    artifact: Artifact
+    environment: str | None = None
+    env: dict[str, Any]
+    row: JobRow
+
+    @property
+    def workflow_id(self) -> str:
+        return instance_workflow_id(self.run_id, self.row.index)
+
+
+def jobs_of(spec: RunSpec) -> list[InstanceJob]:
+    return [
+        InstanceJob(
+            run_id=spec.run_id,
+            artifact=spec.artifact,
+            environment=spec.environment,
+            env=spec.env,
+            row=row,
+        )
+        for row in spec.rows
+    ]
+
+
+def instance_workflow_id(run_id: str, index: int) -> str:
+    return f"{run_id}:{index}"
+
+
+class Prepared(_Model):
+    """Pre-flight outcome: typed inputs, or the errored result (no request was sent)."""
+
+    started_at: float
+    inputs: dict[str, Any] = {}
+    failed: InstanceResult | None = None
+
+
+class Exchange(_Model):
+    """One checkpointed step: the redacted result plus what the next step needs."""
+
+    result: StepResult
+    step: SavedStep
+    cookies: tuple[SavedCookie, ...] = ()
+    logs: tuple[str, ...] = ()

@@ -1,0 +1,138 @@
+"""Worker liveness: heartbeats, and a sweeper that hands dead workers' runs to live ones.
+
+Owns `Liveness`: a daemon thread that, every `interval_s`, upserts this worker's row in
+`reqflo_durable_workers` (executor id, host, pid, last heartbeat) and then — only on the
+leader — looks for workers whose heartbeat is older than `dead_after_s`, asks the engine
+to recover their pending workflows (DBOS re-enqueues them; any live worker dequeues
+them) and deletes their rows. On PostgreSQL the leader is whoever holds the session
+advisory lock `LEADER_LOCK`; on SQLite (one machine) every worker may sweep, which is
+safe because recovery is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import sqlalchemy as sa
+
+LEADER_LOCK = 0x52_51_46_4C  # "RQFL"
+_metadata = sa.MetaData()
+workers_table = sa.Table(
+    "reqflo_durable_workers",
+    _metadata,
+    sa.Column("executor_id", sa.String(200), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+)
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+        return "postgresql+psycopg://" + database_url.split("://", 1)[1]
+    return database_url
+
+
+class Liveness:
+    def __init__(
+        self,
+        database_url: str,
+        executor_id: str,
+        recover: Callable[[list[str]], int],
+        *,
+        interval_s: float = 5.0,
+        dead_after_s: float = 30.0,
+    ) -> None:
+        self.executor_id = executor_id
+        self._recover = recover
+        self.interval_s, self.dead_after_s = interval_s, dead_after_s
+        self._engine = sa.create_engine(sqlalchemy_url(database_url), pool_pre_ping=True)
+        self._postgres = self._engine.dialect.name == "postgresql"
+        self._leader: sa.Connection | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reqflo-liveness", daemon=True)
+        self._started_at = time.time()
+
+    def start(self) -> None:
+        _metadata.create_all(self._engine)
+        self.beat()
+        self._thread.start()
+
+    def beat(self) -> None:
+        now = time.time()
+        row = {"host": socket.gethostname(), "pid": os.getpid(), "heartbeat_at": now}
+        with self._engine.begin() as conn:
+            updated = conn.execute(
+                workers_table.update()
+                .where(workers_table.c.executor_id == self.executor_id)
+                .values(**row)
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    workers_table.insert().values(
+                        executor_id=self.executor_id, started_at=self._started_at, **row
+                    )
+                )
+
+    def sweep(self) -> list[str]:
+        """Recover the runs of every dead worker (leader only); the ids recovered."""
+        if not self._is_leader():
+            return []
+        deadline = time.time() - self.dead_after_s
+        with self._engine.begin() as conn:
+            dead = [
+                r.executor_id
+                for r in conn.execute(
+                    sa.select(workers_table.c.executor_id).where(
+                        workers_table.c.heartbeat_at < deadline,
+                        workers_table.c.executor_id != self.executor_id,
+                    )
+                )
+            ]
+        if dead:
+            self._recover(dead)
+            with self._engine.begin() as conn:
+                conn.execute(workers_table.delete().where(workers_table.c.executor_id.in_(dead)))
+        return dead
+
+    def _is_leader(self) -> bool:
+        if not self._postgres:
+            return True
+        if self._leader is None:
+            conn = self._engine.connect()
+            locked = conn.execute(sa.select(sa.func.pg_try_advisory_lock(LEADER_LOCK))).scalar()
+            conn.commit()
+            if not locked:
+                conn.close()
+                return False
+            self._leader = conn
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.beat()
+                self.sweep()
+            except Exception:  # a database hiccup must not kill the heartbeat thread
+                self._drop_leadership()
+
+    def _drop_leadership(self) -> None:
+        if self._leader is not None:
+            self._leader.close()
+            self._leader = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.interval_s + 5)
+        self._drop_leadership()
+        with self._engine.begin() as conn:
+            conn.execute(
+                workers_table.delete().where(workers_table.c.executor_id == self.executor_id)
+            )
+        self._engine.dispose()

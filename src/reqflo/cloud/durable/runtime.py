@@ -1,0 +1,91 @@
+"""Process-wide collaborators of a durable worker.
+
+Owns `WorkerRuntime`: one event loop on a background thread with one shared
+`AiohttpTransport` (a keep-alive pool for every instance this process runs), the secret
+source per environment (resolved in the worker just before a request is built, never
+checkpointed), the run-wide OAuth token caches and redactor caches (bounded, in memory
+only) and the result sink. Workflow threads call `run(coro)` to execute async runner
+code on that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from reqflo.cloud.executor import ResultSink
+from reqflo.http import AiohttpTransport, Transport
+from reqflo.runner.build import OAuthTokens
+from reqflo.runner.events import AnyEvent
+from reqflo.runner.evidence import SharedRedactors
+from reqflo.runner.preflight import SecretSource
+
+T = TypeVar("T")
+SecretsFor = Callable[[str | None], SecretSource]
+_RUN_CACHE = 64  # runs whose OAuth tokens and redactors stay cached
+
+
+class WorkerRuntime:
+    def __init__(
+        self,
+        secrets_for: SecretsFor,
+        sink: ResultSink,
+        *,
+        base_dir: Path,
+        concurrency: int = 20,
+        transport_factory: Callable[[], Transport] | None = None,
+    ) -> None:
+        self.sink = sink
+        self.base_dir = base_dir
+        self._secrets_for = secrets_for
+        self._secrets: dict[str | None, SecretSource] = {}
+        self._runs: OrderedDict[str, tuple[OAuthTokens, SharedRedactors]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="reqflo-http", daemon=True
+        )
+        self._thread.start()
+        factory = transport_factory or (lambda: AiohttpTransport(concurrency=concurrency))
+        self.transport: Transport = factory()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result()
+
+    def secrets(self, environment: str | None) -> SecretSource:
+        with self._lock:
+            source = self._secrets.get(environment)
+            if source is None:
+                source = self._secrets[environment] = self._secrets_for(environment)
+            return source
+
+    def run_caches(self, run_id: str) -> tuple[OAuthTokens, SharedRedactors]:
+        with self._lock:
+            caches = self._runs.get(run_id)
+            if caches is None:
+                caches = self._runs[run_id] = (OAuthTokens(), SharedRedactors())
+                while len(self._runs) > _RUN_CACHE:
+                    self._runs.popitem(last=False)
+            self._runs.move_to_end(run_id)
+            return caches
+
+    def emit(self, run_id: str, event: AnyEvent) -> None:
+        """Live progress, best effort: a failing sink never stops a run."""
+        with contextlib.suppress(Exception):
+            self.sink.event(run_id, event)
+
+    def close(self) -> None:
+        if not self._loop.is_running():
+            return
+        try:
+            self.run(self.transport.close())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
