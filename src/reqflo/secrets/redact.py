@@ -48,6 +48,7 @@ import bisect
 import logging
 import re
 import string
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ _JSON_SHORT_ESCAPES = {
 _HTML_NAMED = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
 _URLSAFE = str.maketrans("+/", "-_")
 _MASK_PATTERN = re.compile(re.escape(MASK))
+_NEVER = sys.maxsize
 _AUTH_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*")
 
 
@@ -82,6 +84,7 @@ class Redactor:
         self._matcher: _Matcher | None = None
         self._derived_matcher: _LiteralMatcher | None = None
         self._matchers: tuple[_Matcher | _LiteralMatcher, ...] | None = None  # both, built
+        self._shortest = _NEVER  # length of the shortest form of `_matchers`
 
     def __repr__(self) -> str:  # never show the values
         return f"Redactor({len(self)} secrets)"
@@ -120,8 +123,12 @@ class Redactor:
         matchers = self._matchers
         if matchers is None:
             matchers = self._current_matchers()
+        if len(text) < self._shortest:  # every form matches at least len(form) characters
+            return text
         while True:
-            spans = [span for matcher in matchers for span in matcher.spans(text)]
+            spans: list[tuple[int, int]] = []
+            for matcher in matchers:
+                spans += matcher.spans(text)
             if not spans:
                 return text
             redacted = _mask_spans(text, spans)
@@ -180,6 +187,7 @@ class Redactor:
             if self._derived_matcher is None and self._derived:
                 self._derived_matcher = _LiteralMatcher.build(self._derived)
             matchers = tuple(m for m in (self._matcher, self._derived_matcher) if m is not None)
+            self._shortest = min((m.shortest for m in matchers), default=_NEVER)
             self._matchers = matchers
             return matchers
 
@@ -238,6 +246,7 @@ class _Matcher:
     search: re.Pattern[str]  # any form, longest first
     all_at: re.Pattern[str]  # one optional lookahead group per form: every form matching here
     may_touch_mask: bool  # a match could overlap a MASK's edge, so repeat until stable
+    shortest: int  # no text shorter than the shortest form can match
 
     @classmethod
     def build(cls, secrets: Iterable[str]) -> _Matcher:
@@ -252,6 +261,7 @@ class _Matcher:
             search=re.compile("|".join(patterns)),
             all_at=re.compile("".join(f"(?:(?=({p}))|)" for p in patterns)),
             may_touch_mask=_may_touch_mask(parts),
+            shortest=min((len(form) for form in ordered), default=_NEVER),
         )
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -287,6 +297,7 @@ class _LiteralMatcher:
         self.others = others
         self.cores = tuple({_core(form) for form in others})
         self.may_touch_mask = _may_touch_mask(parts)
+        self.shortest = min((len(form) for form in literals | others), default=_NEVER)
         self._parts = parts
         self._compiled: _Matcher | None = None
         if "" in self.cores:
