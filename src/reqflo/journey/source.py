@@ -137,7 +137,16 @@ def _plain(node: Any, path: PathKey, positions: SourceMap, active: set[int]) -> 
         return node.isoformat()
     if isinstance(node, bytes):
         return node.decode("utf-8", errors="replace")
-    return str(node)
+    return _text(str(node))
+
+
+def _text(value: str) -> str:
+    """Text as Python can encode it: escaped surrogate pairs joined, lone ones replaced."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
 
 
 def _container(node: Any, path: PathKey, positions: SourceMap, active: set[int]) -> Any:
@@ -156,7 +165,7 @@ def _mapping(node: Any, path: PathKey, positions: SourceMap, active: set[int]) -
     out: dict[str, Any] = {}
     for key, value in node.items():
         name = _plain(key, path, positions, active) if not isinstance(key, str) else key
-        name = name if isinstance(name, str) else str(name)
+        name = _text(name) if isinstance(name, str) else str(name)
         child = (*path, name)
         _record(node, key, child, positions)
         out[name] = _plain(value, child, positions, active)
