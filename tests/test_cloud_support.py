@@ -57,11 +57,13 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m reqflo.cli server ...` on 127.0.0.1:<free port>, ready when healthy."""
 
-    def __init__(self, data_dir: Path, db_url: str | None, env: dict[str, str]) -> None:
+    def __init__(
+        self, data_dir: Path, db_url: str | None, env: dict[str, str], executor: str = "inprocess"
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "reqflo.cli", "server", "--data-dir", str(data_dir)]
-        args += ["--port", str(self.port), "--executor", "inprocess"]
+        args += ["--port", str(self.port), "--executor", executor]
         if db_url:
             args += ["--db", db_url]
         self.log = data_dir.parent / f"server-{self.port}.log"
@@ -93,6 +95,15 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+
+
+def start_worker(data_dir: Path, db_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`reqflo worker` as a subprocess; its output goes to `<data dir>/../worker.log`."""
+    args = [sys.executable, "-m", "reqflo.cli", "worker", "--data-dir", str(data_dir)]
+    with (data_dir.parent / "worker.log").open("wb") as log:
+        return subprocess.Popen(
+            [*args, "--db", db_url], stdout=log, stderr=subprocess.STDOUT, env=_child_env(env)
+        )
 
 
 def _child_env(extra: dict[str, str]) -> dict[str, str]:

@@ -42,6 +42,7 @@ def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
 def register(app: typer.Typer) -> None:
     """Add the cloud commands to `app`."""
     app.command("server")(server)
+    app.command("worker")(worker)
     app.command("login")(login)
     app.add_typer(token_app, name="token")
     app.add_typer(runs_app, name="runs")
@@ -68,6 +69,31 @@ def server(
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     serve(config)
+
+
+def worker(
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help=DATA_DIR_HELP)] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1)] = 20,
+    executor_id: Annotated[
+        str | None, typer.Option("--executor-id", help="Reuse after a restart to resume.")
+    ] = None,
+) -> None:
+    """Start a durable worker sharing the server's database (PostgreSQL to scale out)."""
+    import importlib
+
+    from reqflo.cloud.server import ServerConfig, open_store
+
+    config = ServerConfig.resolve(data_dir, db, executor="inprocess")
+    open_store(config).close()  # the data directory exists and the schema is migrated
+    args = ["--db", config.db_url, "--data-dir", str(config.data_dir)]
+    args += ["--concurrency", str(concurrency), "--sink", "reqflo.cloud.server:store_sink"]
+    args += ["--executor-id", executor_id] if executor_id else []
+    try:
+        entry = importlib.import_module("reqflo.cloud.durable.worker")
+    except ImportError as exc:
+        raise _fail(f"durable workers are not available: {exc}", EXIT_INTERNAL) from exc
+    raise typer.Exit(entry.main(args))
 
 
 @token_app.command("create")
