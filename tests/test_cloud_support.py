@@ -20,6 +20,8 @@ from pathlib import Path
 
 import httpx
 
+from reqflo.artifact import Artifact
+
 PG_ADMIN_URL = os.environ.get("REQFLO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -39,7 +41,7 @@ def fresh_postgres() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def compiled(path: Path) -> object:
+def compiled(path: Path) -> Artifact:
     from reqflo.compiler import check_file
 
     result = check_file(path, str(path))

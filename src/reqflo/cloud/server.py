@@ -97,6 +97,10 @@ def make_executor(config: ServerConfig, sink: ResultSink) -> RunExecutor:
 
 def serve(config: ServerConfig) -> None:
     store = open_store(config)
+    if config.executor == "inprocess":  # its runs died with the previous process
+        lost = store.fail_unfinished("the server stopped before the run finished (in-process)")
+        if lost:
+            log.warning("%d unfinished in-process runs ended as error", lost)
     executor = make_executor(config, StoreSink(store))
     app = create_app(Services(store=store, executor=executor, data_dir=config.data_dir))
     server = uvicorn.Server(

@@ -235,6 +235,16 @@ class Store:
             )
         return self.run(run_id)
 
+    def fail_unfinished(self, message: str) -> int:
+        """End every queued or running run as `error` with `message`; how many."""
+        with self.session() as session:
+            result = session.execute(
+                update(RunRow)
+                .where(RunRow.status.in_(("queued", "running")))
+                .values(status="error", error=message, finished_at=now())
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
     def status_counts(self) -> dict[str, int]:
         with self.session() as session:
             rows = session.execute(select(RunRow.status, func.count()).group_by(RunRow.status))
