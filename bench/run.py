@@ -446,7 +446,25 @@ def main() -> int:
     parser.add_argument("--newman-max-rows", type=int, default=1000)
     parser.add_argument("--newman-repeat", type=int, default=1, help="Newman runs above 1 row")
     parser.add_argument("--only", default="", help="comma-separated tools to run (default all)")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite RESULTS.md from bench/out/results.json"
+    )
     args = parser.parse_args()
+    if not args.report_only:
+        measure_all(args)
+    saved = json.loads((OUT / "results.json").read_text(encoding="utf-8"))
+    run_args = argparse.Namespace(**saved["args"])
+    measures = [Measure(**m) for m in saved["measures"]]
+    write_results(
+        run_args, saved["machine"], saved["target"], summarise(measures), saved["sizes"],
+        saved["newman"],
+    )  # fmt: skip
+    print((BENCH / "RESULTS.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def measure_all(args: argparse.Namespace) -> None:
+    """Run every tool and save the raw figures, with machine and versions, to results.json."""
     sizes = sorted({int(s) for s in args.rows.split(",") if s.strip()})
     OUT.mkdir(parents=True, exist_ok=True)
     target = Target()
@@ -460,14 +478,15 @@ def main() -> int:
         results = run_all(args, tools, sizes, project)
     finally:
         target.stop()
-    summary = summarise(results)
-    newman_version = (
-        _version_line(["node", str(newman), "--version"]) if newman else "not installed"
-    )
-    (OUT / "results.json").write_text(json.dumps([asdict(m) for m in results], indent=1))
-    write_results(args, machine(), target.kind, summary, sizes, newman_version)
-    print((BENCH / "RESULTS.md").read_text(encoding="utf-8"))
-    return 0
+    saved = {
+        "args": vars(args),
+        "sizes": sizes,
+        "machine": machine(),
+        "target": target.kind,
+        "newman": _version_line(["node", str(newman), "--version"]) if newman else "not installed",
+        "measures": [asdict(m) for m in results],
+    }
+    (OUT / "results.json").write_text(json.dumps(saved, indent=1), encoding="utf-8")
 
 
 def run_all(
