@@ -104,7 +104,8 @@ def _stable_chunk(encode: Callable[[bytes], bytes], data: bytes, alignment: int)
     """The base64 characters that depend only on `data` when `alignment` bytes precede it."""
     zeros = encode(b"\x00" * alignment + data + b"\x00" * 3).decode()
     ones = encode(b"\xff" * alignment + data + b"\xff" * 3).decode()
-    agreeing = [i for i, (a, b) in enumerate(zip(zeros, ones, strict=True)) if a == b]
+    pairs = enumerate(zip(zeros, ones, strict=True))
+    agreeing = [i for i, (a, b) in pairs if a == b != "="]  # padding is not data
     if not agreeing:
         return ""
     return zeros[agreeing[0] : agreeing[-1] + 1]

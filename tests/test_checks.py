@@ -117,7 +117,7 @@ def test_output_regex_misses_and_bad_groups_are_reasons() -> None:
     resp = response(b"nothing here")
     assert "found no match" in out(resp, source="body", regex=r"id=(\d+)").reason
     assert "has no group 3" in out(resp, source="body", regex=r"(no)(th)", group=3).reason
-    assert "has no group 'x'" in out(resp, source="body", regex=r"(no)", group="x").reason
+    assert 'has no group "x"' in out(resp, source="body", regex=r"(no)", group="x").reason
     optional = out(resp, source="body", regex=r"nothing(X)?", group=1)
     assert "took no part" in optional.reason
 
@@ -164,7 +164,10 @@ def test_output_from_url_with_optional_regex() -> None:
 def test_output_default_used_when_nothing_found() -> None:
     result = out(response(), source="body", path="$.nope", has_default=True, default="fallback")
     assert (result.value, result.found, result.defaulted, result.ok) == (
-        "fallback", False, True, True,
+        "fallback",
+        False,
+        True,
+        True,
     )
     assert result.reason == "$.nope matched nothing in the response body"
 
@@ -208,9 +211,16 @@ def test_status_code_compares_with_rendered_strings() -> None:
 @pytest.mark.parametrize(
     ("operator", "expected", "passes"),
     [
-        ("lt", 400, True), ("lt", 200, False), ("gte", 200, True), ("gt", 200, False),
-        ("lte", 199, False), ("in", [200, 204], True), ("not_in", [200, 204], False),
-        ("matches", r"^2\d\d$", True), ("starts_with", "4", False), ("not_equals", 500, True),
+        ("lt", 400, True),
+        ("lt", 200, False),
+        ("gte", 200, True),
+        ("gt", 200, False),
+        ("lte", 199, False),
+        ("in", [200, 204], True),
+        ("not_in", [200, 204], False),
+        ("matches", r"^2\d\d$", True),
+        ("starts_with", "4", False),
+        ("not_equals", 500, True),
     ],
 )
 def test_status_code_operators(operator: str, expected: Any, passes: bool) -> None:
@@ -290,8 +300,12 @@ OPERATOR_CASES = [
     ("equals", "$.order.paid", "true", True),
     ("equals", "$.order.paid", 1, False),
     ("equals", "$.order.id", "ABC", False),
-    ("equals", "$.order", {"id": "abc", "total": "12.5", "count": 3, "paid": True, "note": None},
-     True),
+    (
+        "equals",
+        "$.order",
+        {"id": "abc", "total": "12.5", "count": 3, "paid": True, "note": None},
+        True,
+    ),
     ("equals", "$.tags", ["a", "b"], True),
     ("equals", "$.tags", ["b", "a"], False),
     ("equals", "$.order.note", None, True),
@@ -367,14 +381,28 @@ def test_every_operator_has_a_passing_and_a_failing_case() -> None:
         ("not_contains", "$.order.count", 3, "$.order.count: cannot look inside integer 3"),
         ("in", "$.order.id", "abc", '$.order.id: expected value must be a list, got "abc"'),
         ("length", "$.order.count", 1, "$.order.count: integer 3 has no length"),
-        ("length", "$.tags", {"about": 2}, "$.tags: length expects a number or bounds like "
-         '{gte: 1, lte: 10}, got {"about": 2}'),
+        (
+            "length",
+            "$.tags",
+            {"about": 2},
+            '$.tags: length expects a number or bounds like {gte: 1, lte: 10}, got {"about": 2}',
+        ),
         ("starts_with", "$.tags", "a", '$.tags: value ["a", "b"] is not text'),
-        ("matches", "$.order.id", "(", "$.order.id: invalid regular expression '(': "
-         "missing ), unterminated subpattern at position 0"),
+        (
+            "matches",
+            "$.order.id",
+            "(",
+            '$.order.id: invalid regular expression "(": '
+            "missing ), unterminated subpattern at position 0",
+        ),
         ("matches", "$.order.note", "x", "$.order.note: null is not text"),
-        ("is_type", "$.order.id", "text", "$.order.id: is_type expects one of string, integer, "
-         'number, boolean, array, object, null, got "text"'),
+        (
+            "is_type",
+            "$.order.id",
+            "text",
+            "$.order.id: is_type expects one of string, integer, "
+            'number, boolean, array, object, null, got "text"',
+        ),
     ],
 )
 def test_incompatible_values_fail_with_a_clear_message(
@@ -465,8 +493,14 @@ def test_huge_actual_values_are_truncated() -> None:
 
 @pytest.mark.parametrize(
     ("operator", "expected", "passes"),
-    [("lt", "800ms", True), ("lt", 100, False), ("lte", "1s", True), ("gt", "0.1s", True),
-     ("gte", "2m", False), ("lt", "121", True)],
+    [
+        ("lt", "800ms", True),
+        ("lt", 100, False),
+        ("lte", "1s", True),
+        ("gt", "0.1s", True),
+        ("gte", "2m", False),
+        ("lt", "121", True),
+    ],
 )
 def test_response_time(operator: str, expected: Any, passes: bool) -> None:
     resp = response(elapsed_ms=120.4)
@@ -479,7 +513,7 @@ def test_response_time_messages() -> None:
     assert failed.expected == 800
     bad = check(response(), "soon", type="response_time", operator="lt")
     assert not bad.passed
-    assert bad.message == "response time: invalid duration 'soon': expected e.g. 250ms, 5s, 2m"
+    assert bad.message == 'response time: invalid duration "soon": expected e.g. 250ms, 5s, 2m'
 
 
 # ---------------------------------------------------------------- json_schema
@@ -507,18 +541,21 @@ def test_json_schema_failure_lists_errors_with_paths() -> None:
     failed = check(response(body), type="json_schema", json_schema=SCHEMA)
     assert not failed.passed
     assert failed.message == (
-        "body does not match the schema: $.order.count: 'three' is not of type 'integer'; "
-        "$.order.id: 5 is not of type 'string'"
+        'body does not match the schema: $.order.count: "three" does not satisfy type: '
+        '"integer"; $.order.id: 5 does not satisfy type: "string"'
     )
     assert failed.actual == [
-        "$.order.count: 'three' is not of type 'integer'", "$.order.id: 5 is not of type 'string'"
+        '$.order.count: "three" does not satisfy type: "integer"',
+        '$.order.id: 5 does not satisfy type: "string"',
     ]
 
 
 def test_json_schema_shows_the_first_few_errors() -> None:
     schema = {"type": "array", "items": {"type": "string"}}
     failed = check(response([1, 2, 3, 4, 5]), type="json_schema", json_schema=schema)
-    assert failed.message.startswith("body does not match the schema: $[0]: 1 is not of type")
+    assert failed.message.startswith(
+        "body does not match the schema: $[0]: 1 does not satisfy type"
+    )
     assert failed.message.endswith("(and 2 more)")
 
 
@@ -556,11 +593,23 @@ def test_output_assertions_read_extracted_outputs() -> None:
 @pytest.mark.parametrize(
     ("left", "right", "equal"),
     [
-        (201, "201", True), ("201", 201.0, True), (1.5, "1.50", True), ("1.0", "1", False),
-        (True, "true", True), (False, "False", False), (True, 1, False), (0, False, False),
-        (None, None, True), (None, "", False), (None, "null", False), ("a", "a", True),
-        ({"a": 1}, {"a": "1"}, True), ([1, 2], ("1", 2), True), ([1], [1, 1], False),
-        ("1" * 500, int("1" * 500), False), ("nan", float("nan"), False),
+        (201, "201", True),
+        ("201", 201.0, True),
+        (1.5, "1.50", True),
+        ("1.0", "1", False),
+        (True, "true", True),
+        (False, "False", False),
+        (True, 1, False),
+        (0, False, False),
+        (None, None, True),
+        (None, "", False),
+        (None, "null", False),
+        ("a", "a", True),
+        ({"a": 1}, {"a": "1"}, True),
+        ([1, 2], ("1", 2), True),
+        ([1], [1, 1], False),
+        ("1" * 500, int("1" * 500), False),
+        ("nan", float("nan"), False),
     ],
 )
 def test_loose_equality(left: Any, right: Any, equal: bool) -> None:
@@ -573,8 +622,18 @@ def test_loose_equality(left: Any, right: Any, equal: bool) -> None:
 
 @pytest.mark.parametrize(
     ("text", "ms"),
-    [("250ms", 250), ("5s", 5000), ("1.5s", 1500), ("2m", 120_000), ("1h", 3_600_000),
-     (" 30 s ", 30_000), ("40", 40), (75, 75), (12.6, 13), (".5s", 500)],
+    [
+        ("250ms", 250),
+        ("5s", 5000),
+        ("1.5s", 1500),
+        ("2m", 120_000),
+        ("1h", 3_600_000),
+        (" 30 s ", 30_000),
+        ("40", 40),
+        (75, 75),
+        (12.6, 13),
+        (".5s", 500),
+    ],
 )
 def test_parse_duration(text: str | int | float, ms: int) -> None:
     assert parse_duration_ms(text) == ms
@@ -596,7 +655,7 @@ def test_parse_duration_rejects_booleans() -> None:
 
 def test_validate_jsonpath() -> None:
     assert validate_jsonpath("$.orders[?@.total > 10].id") is None
-    assert validate_jsonpath("$.a[") == "invalid JSONPath '$.a[': unexpected end of query"
+    assert validate_jsonpath("$.a[") == 'invalid JSONPath "$.a[": unexpected end of query'
     message = validate_jsonpath("orders.id")
     assert message is not None and message.endswith("at offset 0")
 
@@ -604,9 +663,9 @@ def test_validate_jsonpath() -> None:
 def test_validate_regex() -> None:
     assert validate_regex(r"id=(?P<id>\d+)", "id") is None
     assert validate_regex(r"id=\d+", 1) is None
-    assert validate_regex(r"(a)", 2) == "regular expression '(a)' has no group 2"
+    assert validate_regex(r"(a)", 2) == 'regular expression "(a)" has no group 2'
     message = validate_regex("(a")
-    assert message is not None and message.startswith("invalid regular expression '(a'")
+    assert message is not None and message.startswith('invalid regular expression "(a"')
 
 
 def test_validate_json_schema() -> None:
@@ -618,7 +677,13 @@ def test_validate_json_schema() -> None:
 
 def test_operators_by_type_cover_every_assertion_type() -> None:
     assert set(OPERATORS_BY_TYPE) == {
-        "status_code", "json_path", "header", "body", "response_time", "json_schema", "output",
+        "status_code",
+        "json_path",
+        "header",
+        "body",
+        "response_time",
+        "json_schema",
+        "output",
     }
     assert all(ops <= ALL_OPERATORS for ops in OPERATORS_BY_TYPE.values())
     assert OPERATORS_BY_TYPE["json_path"] == ALL_OPERATORS
@@ -629,26 +694,44 @@ def test_operators_by_type_cover_every_assertion_type() -> None:
     ("plan", "problems"),
     [
         ({"type": "status_code", "expected": 201}, []),
-        ({"type": "body", "operator": "gt", "expected": 1},
-         ["operator 'gt' is not valid for body (use one of: contains, ends_with, equals, length, "
-          "matches, not_contains, not_equals, starts_with)"]),
+        (
+            {"type": "body", "operator": "gt", "expected": 1},
+            [
+                "operator 'gt' is not valid for body (use one of: contains, ends_with, equals, "
+                "length, matches, not_contains, not_equals, starts_with)"
+            ],
+        ),
         ({"type": "json_path"}, ["needs a path"]),
-        ({"type": "json_path", "path": "$[", "operator": "exists"},
-         ["invalid JSONPath '$[': unexpected end of query"]),
+        (
+            {"type": "json_path", "path": "$[", "operator": "exists"},
+            ['invalid JSONPath "$[": unexpected end of query'],
+        ),
         ({"type": "header", "operator": "exists"}, ["header assertion needs a key"]),
-        ({"type": "response_time", "operator": "lt", "expected": "fast"},
-         ["invalid duration 'fast': expected e.g. 250ms, 5s, 2m"]),
+        (
+            {"type": "response_time", "operator": "lt", "expected": "fast"},
+            ['invalid duration "fast": expected e.g. 250ms, 5s, 2m'],
+        ),
         ({"type": "response_time", "operator": "lt", "expected": "{{ inputs.limit }}"}, []),
-        ({"type": "output", "key": "k", "operator": "in", "expected": "a"},
-         ["'in' needs a list as expected value"]),
-        ({"type": "output", "key": "k", "operator": "length", "expected": {"near": 1}},
-         ["length expects a number or bounds like {gte: 1, lte: 10}, got {\"near\": 1}"]),
-        ({"type": "output", "key": "k", "operator": "is_type", "expected": "str"},
-         ["is_type expects one of string, integer, number, boolean, array, object, null"]),
-        ({"type": "body", "operator": "matches", "expected": "[a"},
-         ["invalid regular expression '[a': unterminated character set at position 0"]),
-        ({"type": "json_schema", "json_schema": {"type": 1}},
-         ["invalid JSON schema at $.type: 1 is not valid under any of the given schemas"]),
+        (
+            {"type": "output", "key": "k", "operator": "in", "expected": "a"},
+            ["'in' needs a list as expected value"],
+        ),
+        (
+            {"type": "output", "key": "k", "operator": "length", "expected": {"near": 1}},
+            ['length expects a number or bounds like {gte: 1, lte: 10}, got {"near": 1}'],
+        ),
+        (
+            {"type": "output", "key": "k", "operator": "is_type", "expected": "str"},
+            ["is_type expects one of string, integer, number, boolean, array, object, null"],
+        ),
+        (
+            {"type": "body", "operator": "matches", "expected": "[a"},
+            ['invalid regular expression "[a": unterminated character set at position 0'],
+        ),
+        (
+            {"type": "json_schema", "json_schema": {"type": 1}},
+            ["invalid JSON schema at $.type: 1 is not valid under any of the given schemas"],
+        ),
     ],
 )
 def test_assertion_problems(plan: dict[str, Any], problems: list[str]) -> None:
@@ -662,8 +745,8 @@ def test_output_problems() -> None:
     ]
     bad = OutputPlan(name="t", source="body", path="$[", regex="(x)", group=2)
     assert output_problems(bad) == [
-        "invalid JSONPath '$[': unexpected end of query",
-        "regular expression '(x)' has no group 2",
+        'invalid JSONPath "$[": unexpected end of query',
+        'regular expression "(x)" has no group 2',
     ]
 
 

@@ -520,12 +520,6 @@ def test_the_scan_finds_a_canary_slipped_into_any_output(leak_runs: LeakRuns) ->
         assert scan(text + "\n" + planted, canaries), (channel, planted)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="leakscan bug: _stable_chunk counts the '=' padding as agreeing, so its "
-    "base64-align1/align2 chunks (and align0 when len % 3 != 0) end in the filler's "
-    "'AAAA==' and never match real data; fix: ignore '=' when comparing (see base64_chunks)",
-)
 def test_leakscan_finds_basic_auth_at_every_alignment() -> None:
     cases = [("a", PASSWORD), ("abc", PASSWORD), ("ab", PASSWORD + "!")]
     for user, secret in cases:
@@ -553,13 +547,6 @@ def ends_with_piece(text: str, form: str) -> bool:
     return any(text.endswith(form[:n]) for n in range(MIN_PIECE, len(form)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: values and messages are truncated before redaction, so a secret "
-    "straddling the cut shows its first characters: checks._clip (result values over "
-    "2000 chars: 'actual' of output/body assertions) and checks._show (values in messages, "
-    "200 chars) run before evidence.assertion_result redacts; in every output",
-)
 def test_no_secret_cut_in_half_by_truncation(leak_runs: LeakRuns) -> None:
     forms = {
         f"{label} as {name}": form
@@ -575,13 +562,6 @@ def test_no_secret_cut_in_half_by_truncation(leak_runs: LeakRuns) -> None:
     assert not {name: sorted(labels) for name, labels in cut.items() if labels}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: a secret holding both quote kinds (or a control character) leaks in its "
-    "Python repr form (\\' and \\xNN escapes, which Redactor does not match) through "
-    "assertion messages: checks._matches' f'invalid regular expression {pattern!r}' and "
-    "jsonschema's messages in json_schema results; in every output",
-)
 def test_no_python_repr_of_a_secret_in_any_output(leak_runs: LeakRuns) -> None:
     reprs = python_reprs(leak_runs.canaries())
     assert "LEAK_SPECIAL as python-repr" in reprs
@@ -590,13 +570,6 @@ def test_no_python_repr_of_a_secret_in_any_output(leak_runs: LeakRuns) -> None:
     assert not leaks
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: a response carrying JSON text inside a JSON string (the demo /echo "
-    "'body' field; webhook payloads, error echoes) holds the secret JSON-escaped twice "
-    '(a quote becomes \\\\\\"), which Redactor does not match (a documented trade-off), so '
-    "recorded response bodies show it: console -v, json, ndjson, tap, junit, html",
-)
 def test_no_json_escaped_json_of_a_secret_in_any_output(leak_runs: LeakRuns) -> None:
     doubled = json_in_json(leak_runs.canaries())
     outputs = every_output(leak_runs)
@@ -604,9 +577,6 @@ def test_no_json_escaped_json_of_a_secret_in_any_output(leak_runs: LeakRuns) -> 
     assert not leaks
 
 
-@pytest.mark.xfail(
-    strict=True, reason="LEAK: the three classes above (truncation, repr, json-in-json)"
-)
 def test_no_piece_of_a_secret_in_any_output(leak_runs: LeakRuns) -> None:
     """Catch-all for encodings nobody listed: no 16 consecutive characters of a canary."""
     pieces = {

@@ -33,7 +33,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, get_args
@@ -48,6 +49,13 @@ from reqflo.values import strings_in, to_text
 MAX_VALUE_CHARS = 2_000
 _MESSAGE_VALUE_CHARS = 200
 _SCHEMA_ERRORS_SHOWN = 3
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+_REDACT: ContextVar[Callable[[str], str]] = ContextVar("checks_redact", default=_identity)
 
 ALL_OPERATORS: frozenset[str] = frozenset(get_args(Operator))
 _ORDERING = frozenset({"gt", "gte", "lt", "lte"})
@@ -188,9 +196,9 @@ def validate_jsonpath(path: str) -> str | None:
     except jsonpath.JSONPathError as exc:
         index = exc.token.index if exc.token is not None else -1
         where = f" at offset {index}" if index >= 0 else ""
-        return f"invalid JSONPath {path!r}: {exc.message}{where}"
+        return f"invalid JSONPath {_json(path)}: {exc.message}{where}"
     except RecursionError:
-        return f"invalid JSONPath {path!r}: nested too deeply"
+        return f"invalid JSONPath {_json(path)}: nested too deeply"
     return None
 
 
@@ -199,9 +207,9 @@ def validate_regex(pattern: str, group: int | str | None = None) -> str | None:
     try:
         rx = _compiled_regex(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
-        return f"invalid regular expression {pattern!r}: {exc}"
+        return f"invalid regular expression {_json(pattern)}: {exc}"
     if group is not None and _group_of(rx, group) is None:
-        return f"regular expression {pattern!r} has no group {group!r}"
+        return f"regular expression {_json(pattern)} has no group {_json(group)}"
     return None
 
 
@@ -270,14 +278,14 @@ def output_problems(output: OutputPlan) -> list[str]:
 def parse_duration_ms(text: str | int | float) -> int:
     """Milliseconds from `250ms`, `5s`, `1.5s`, `2m`, `1h`, or a plain number of ms."""
     if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise ValueError(f"invalid duration {text!r}: expected e.g. 250ms, 5s, 2m")
+        raise ValueError(f"invalid duration {_json(text)}: expected e.g. 250ms, 5s, 2m")
     if isinstance(text, int | float):
         if not math.isfinite(text) or text < 0:
-            raise ValueError(f"invalid duration {text!r}: must be a non-negative number")
+            raise ValueError(f"invalid duration {_json(text)}: must be a non-negative number")
         return round(text)
     match = _DURATION.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"invalid duration {text!r}: expected e.g. 250ms, 5s, 2m")
+        raise ValueError(f"invalid duration {_json(text)}: expected e.g. 250ms, 5s, 2m")
     return round(float(match[1]) * _UNIT_MS[match[2] or "ms"])
 
 
@@ -342,16 +350,16 @@ def _regex_extract(pattern: str, group: int | str, text: str) -> tuple[Any, str 
     try:
         rx = _compiled_regex(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
-        return None, f"invalid regular expression {pattern!r}: {exc}"
+        return None, f"invalid regular expression {_json(pattern)}: {exc}"
     chosen = _group_of(rx, group)
     if chosen is None:
-        return None, f"regular expression {pattern!r} has no group {group!r}"
+        return None, f"regular expression {_json(pattern)} has no group {_json(group)}"
     match = rx.search(text)
     if match is None:
-        return None, f"regular expression {pattern!r} found no match"
+        return None, f"regular expression {_json(pattern)} found no match"
     value = match.group(chosen)
     if value is None:
-        return None, f"group {group!r} of {pattern!r} took no part in the match"
+        return None, f"group {_json(group)} of {_json(pattern)} took no part in the match"
     return value, None
 
 
@@ -444,8 +452,24 @@ def evaluate_assertion(
     response: HttpResponse,
     expected: Any,
     outputs: Mapping[str, Any],
+    redact: Callable[[str], str] | None = None,
 ) -> Check:
-    """Evaluate one assertion; `expected` is already rendered by the caller."""
+    """Evaluate one assertion; `expected` is already rendered by the caller. `redact`
+    masks secrets in any text before it is shortened for the result."""
+    token = _REDACT.set(redact or _identity)
+    try:
+        return _evaluate(index, assertion, response, expected, outputs)
+    finally:
+        _REDACT.reset(token)
+
+
+def _evaluate(
+    index: int,
+    assertion: AssertionPlan,
+    response: HttpResponse,
+    expected: Any,
+    outputs: Mapping[str, Any],
+) -> Check:
     if assertion.type == "json_schema":
         return _schema_check(index, assertion, response)
     actual, error = _actual(assertion, response, outputs)
@@ -575,7 +599,14 @@ def _schema_errors(validator: Any, data: Any) -> tuple[list[str], str | None]:
         ordered = sorted(found, key=lambda e: (len(e.path), list(map(str, e.path))))
     except RecursionError:
         return [], "is nested too deeply to validate"
-    return [f"{e.json_path}: {_clip_text(e.message, _MESSAGE_VALUE_CHARS)}" for e in ordered], None
+    return [_schema_error(e) for e in ordered], None
+
+
+def _schema_error(error: Any) -> str:
+    """Like jsonschema's message, but values as JSON (its Python reprs escape secrets
+    in forms redaction does not know)."""
+    rule = f"{error.validator}: {_show(error.validator_value)}"
+    return f"{error.json_path}: {_show(error.instance)} does not satisfy {rule}"
 
 
 # ---------------------------------------------------------------- operators
@@ -643,7 +674,7 @@ def _matches(actual: Any, expected: Any) -> bool:
     try:
         rx = _compiled_regex(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
-        raise _Mismatch(f"invalid regular expression {pattern!r}: {exc}") from None
+        raise _Mismatch(f"invalid regular expression {_json(pattern)}: {exc}") from None
     if actual is None:
         raise _Mismatch("null is not text")
     return rx.search(to_text(actual)) is not None
@@ -734,6 +765,10 @@ def _text_form(value: Any) -> str:
 
 
 def _clip_text(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    """Shorten text to `limit`; redacted first, so a cut never splits a secret."""
+    if len(text) <= limit:
+        return text
+    text = _REDACT.get()(text)
     if len(text) <= limit:
         return text
     return f"{text[:limit]}…[truncated {len(text) - limit} chars]"

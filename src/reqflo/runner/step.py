@@ -251,7 +251,9 @@ def _assertions(
                 f"expected value: {exc}",
             )
         else:
-            check = evaluate_assertion(i, assertion, response, expected, outputs)
+            check = evaluate_assertion(
+                i, assertion, response, expected, outputs, state.redactor.redact
+            )
         source = deps.artifact.step_source(index, f"assertions.{i}")
         results.append(assertion_result(check, state.redactor, source))
     return tuple(results)

@@ -64,6 +64,8 @@ _JSON_SHORT_ESCAPES = {
     '"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b",
     "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
 }  # fmt: skip
+# One or more backslashes before an escape: JSON inside JSON (\\\" for "), reprs of JSON.
+_ESCAPED = r"\\+"
 _HTML_NAMED = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"}
 _URLSAFE = str.maketrans("+/", "-_")
 _MASK_PATTERN = re.compile(re.escape(MASK))
@@ -404,10 +406,14 @@ def _char_pattern(char: str) -> str:
         return re.escape(char)
     code = ord(char)
     alternatives = ["".join("%" + _any_case_hex(f"{b:02X}") for b in _utf8(char))]
-    alternatives.append("".join(r"\\u" + _any_case_hex(f"{unit:04x}") for unit in _utf16(code)))
+    alternatives.append("".join(_ESCAPED + "u" + _any_case_hex(f"{u:04x}") for u in _utf16(code)))
     alternatives += [f"&#0*{code};", f"&#[xX]0*{_any_case_hex(f'{code:x}')};"]
+    if code < 0x100:  # Python repr's \xNN
+        alternatives.append(_ESCAPED + "x" + _any_case_hex(f"{code:02x}"))
     if char in _JSON_SHORT_ESCAPES:
-        alternatives.append(re.escape(_JSON_SHORT_ESCAPES[char]))
+        alternatives.append(_ESCAPED + re.escape(_JSON_SHORT_ESCAPES[char][1:]))
+    if char == "'":  # Python repr's \'
+        alternatives.append(_ESCAPED + "'")
     if char in _HTML_NAMED:
         alternatives.append(re.escape(_HTML_NAMED[char]))
     if char == " ":
