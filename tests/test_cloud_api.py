@@ -344,3 +344,31 @@ def test_metrics_count_requests_and_runs(api: Api) -> None:
     text = api.call("GET", "/metrics", "viewer").text
     assert 'reqflo_http_requests_total{method="GET",status="2xx"}' in text
     assert 'reqflo_runs{status="passed"}' in text
+
+
+ME = """
+journey:
+  name: Who runs it
+  variables:
+    - {name: base_url, source: environment}
+    - {name: caller, source: me, key: name}
+  steps:
+    - id: echo
+      request:
+        url: "{{ variables.base_url }}/echo"
+        headers: {X-Caller: "{{ variables.caller }}", X-Role: "{{ me.role }}"}
+      assertions:
+        - {type: status_code, expected: 200}
+"""
+
+
+def test_me_is_the_identity_of_the_token_that_started_the_run(
+    api: Api, tmp_path: Path
+) -> None:
+    artifact = journey_artifact(tmp_path, "me", ME)
+    api.store.put_artifact(artifact)
+    run = api.wait(submit(api, artifact_id=artifact.id).json()["id"])
+    assert run["status"] == "passed"
+    request = run["instances"][0]["result"]["steps"][0]["attempts"][0]["request"]
+    headers = dict(request["headers"])
+    assert (headers["X-Caller"], headers["X-Role"]) == ("editor", "editor")

@@ -12,7 +12,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from reqflo.cloud.api_deps import Deps, Services
 from reqflo.cloud.api_models import InstanceOut, RunDetail, RunOut, RunPage, RunRequest
-from reqflo.cloud.api_submit import check_request, load_artifact, load_environment, queued_run
+from reqflo.cloud.api_submit import (
+    check_request,
+    identity,
+    load_artifact,
+    load_environment,
+    queued_run,
+)
 from reqflo.cloud.auth import Editor, require
 from reqflo.store import NewRun, RunFilter, RunRecord
 
@@ -44,7 +50,7 @@ def submit_run(
     )  # fmt: skip
     record, created = deps.store.create_run(new)
     if created:
-        deps.executor.submit(queued_run(record, artifact, env))
+        deps.executor.submit(queued_run(record, artifact, env, identity(token)))
         deps.metrics.run_event("submitted")
     else:
         response.status_code = 200
@@ -110,6 +116,6 @@ def rerun(
         trigger="rerun", rerun_of=old.id,
     )  # fmt: skip
     record, _ = deps.store.create_run(new)
-    deps.executor.submit(queued_run(record, artifact, env))
+    deps.executor.submit(queued_run(record, artifact, env, identity(token)))
     deps.metrics.run_event("rerun")
     return RunOut.of(record)

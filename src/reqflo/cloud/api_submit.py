@@ -15,7 +15,7 @@ from fastapi import HTTPException
 from reqflo.artifact import Artifact
 from reqflo.cloud.executor import QueuedInstance, QueuedRun
 from reqflo.diagnostics import did_you_mean
-from reqflo.store import RunRecord, Store
+from reqflo.store import RunRecord, Store, TokenRecord
 from reqflo.values import to_text
 
 
@@ -66,7 +66,14 @@ def check_request(
         raise HTTPException(422, "data_key names a column of rows, but the request has no rows")
 
 
-def queued_run(record: RunRecord, artifact: Artifact, env: dict[str, Any]) -> QueuedRun:
+def identity(token: TokenRecord) -> dict[str, Any]:
+    """`me` for a cloud run: the identity of the API token that started it."""
+    return {"id": token.id, "name": token.name, "user": token.name, "role": token.role}
+
+
+def queued_run(
+    record: RunRecord, artifact: Artifact, env: dict[str, Any], me: dict[str, Any] | None = None
+) -> QueuedRun:
     """The executor's view of a stored run."""
     declared = {i.name for i in artifact.plan.inputs}
     base = {k: v for k, v in env.items() if k in declared}
@@ -88,6 +95,7 @@ def queued_run(record: RunRecord, artifact: Artifact, env: dict[str, Any]) -> Qu
         environment=record.environment,
         env=env,
         concurrency=record.concurrency,
+        me=me or {},
     )
 
 

@@ -8,7 +8,7 @@ identical results in the store.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from reqflo.artifact import Artifact
@@ -31,6 +31,7 @@ class QueuedRun:
     environment: str | None
     env: dict[str, Any]  # the environment's values (from the service's store)
     concurrency: int = 10
+    me: dict[str, Any] = field(default_factory=dict)  # who runs it: the API token's identity
 
 
 class ResultSink(Protocol):

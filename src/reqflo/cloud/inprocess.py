@@ -108,6 +108,7 @@ class InProcessExecutor:
             secrets=secrets,
             environment=run.environment,
             env=run.env,
+            me=run.me,
             concurrency=run.concurrency,
             run_id=run.run_id,
             base_dir=self.data_dir,

@@ -62,7 +62,7 @@ def prepare(job: InstanceJob, rt: WorkerRuntime) -> Prepared:
             missing,
             environment=job.environment,
             env=job.env,
-            me={},
+            me=job.me,
             where=f"row {job.row.index + 1}",
         )
     except RunSetupError as exc:
@@ -113,7 +113,8 @@ async def _run_one_async(
     secrets, _ = resolve_secrets(plan.needs.secrets, rt.secrets(job.environment))
     tokens, redactors = rt.run_caches(job.run_id)
     redactor = redactors.for_secrets(secrets.values())
-    state = restore(snapshot, plan, job.env, secrets, redactor, rt.transport.new_cookie_store())
+    cookies = rt.transport.new_cookie_store()
+    state = restore(snapshot, plan, job.env, secrets, redactor, cookies, job.me)
     deps = StepDeps(job.artifact, rt.transport, rt.base_dir, tokens)
     try:
         result = await run_step(step_index, deps, state)

@@ -35,6 +35,7 @@ class RunSpec(_Model):
     environment: str | None = None
     env: dict[str, Any]
     concurrency: int = 10
+    me: dict[str, Any] = {}
     rows: tuple[JobRow, ...]
 
     @classmethod
@@ -45,6 +46,7 @@ class RunSpec(_Model):
             environment=run.environment,
             env=dict(run.env),
             concurrency=max(1, run.concurrency),
+            me=dict(run.me),
             rows=tuple(
                 JobRow(index=i.index, key=i.key, values=dict(i.values)) for i in run.instances
             ),
@@ -56,6 +58,7 @@ class InstanceJob(_Model):
     artifact: Artifact
     environment: str | None = None
     env: dict[str, Any]
+    me: dict[str, Any] = {}
     row: JobRow
 
     @property
@@ -70,6 +73,7 @@ def jobs_of(spec: RunSpec) -> list[InstanceJob]:
             artifact=spec.artifact,
             environment=spec.environment,
             env=spec.env,
+            me=spec.me,
             row=row,
         )
         for row in spec.rows

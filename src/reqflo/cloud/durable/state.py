@@ -109,9 +109,10 @@ def restore(
     secrets: Mapping[str, str],
     redactor: Redacts,
     cookies: CookieStore,
+    me: Mapping[str, Any] | None = None,
 ) -> InstanceState:
     """A live InstanceState equal to the one the snapshot was taken from."""
-    scope = InstanceScope(snapshot.inputs, env, secrets, {})
+    scope = InstanceScope(snapshot.inputs, env, secrets, me or {})
     for saved in snapshot.steps:
         response = saved.response.response() if saved.response else None
         scope.record(saved.id, StepView(saved.outputs, response, saved.duration_ms))
