@@ -40,7 +40,6 @@ from functools import lru_cache
 from typing import Any, get_args
 
 import jsonpath
-import jsonschema  # type: ignore[import-untyped,unused-ignore]
 
 from reqflo.artifact import AssertionPlan, Operator, OutputPlan
 from reqflo.http import HttpResponse
@@ -172,12 +171,19 @@ def _compiled_regex(pattern: str) -> re.Pattern[str]:
 _validators: dict[int, tuple[dict[str, Any], Any]] = {}
 
 
+def _jsonschema() -> Any:
+    """jsonschema, imported on first use: most runs never validate a schema (start-up)."""
+    import jsonschema  # type: ignore[import-untyped,unused-ignore]
+
+    return jsonschema
+
+
 def _schema_validator(schema: dict[str, Any]) -> Any:
     """A validator per schema object (held, so its id cannot be reused while cached)."""
     cached = _validators.get(id(schema))
     if cached is not None and cached[0] is schema:
         return cached[1]
-    cls = jsonschema.validators.validator_for(schema)
+    cls = _jsonschema().validators.validator_for(schema)
     cls.check_schema(schema)
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
     if len(_validators) >= 256:
@@ -216,6 +222,7 @@ def validate_regex(pattern: str, group: int | str | None = None) -> str | None:
 def validate_json_schema(schema: Any) -> str | None:
     if not isinstance(schema, dict):
         return "json_schema must be an object"
+    jsonschema = _jsonschema()
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:
@@ -589,7 +596,7 @@ def _validator_or_problem(schema: Any) -> tuple[Any, str | None]:
         return None, "json_schema assertion has no schema object"
     try:
         return _schema_validator(schema), None
-    except jsonschema.SchemaError:
+    except _jsonschema().SchemaError:
         return None, f"cannot be checked: {validate_json_schema(schema)}"
 
 

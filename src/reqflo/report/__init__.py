@@ -16,11 +16,10 @@ rows run (file reporters stream to disk as instances finish and appear atomicall
     sink           stdout or atomically-written files, scratch spools
 """
 
+import importlib
+from typing import Any
+
 from reqflo.report.console import ConsoleReporter
-from reqflo.report.html import HtmlReporter
-from reqflo.report.json_report import JsonReporter
-from reqflo.report.junit import JunitReporter
-from reqflo.report.ndjson import NdjsonReporter
 from reqflo.report.registry import (
     FORMATS,
     Fanout,
@@ -29,7 +28,21 @@ from reqflo.report.registry import (
     open_reporters,
     parse_output_spec,
 )
-from reqflo.report.tap import TapReporter
+
+_FILE_REPORTERS = {  # imported on first use: Jinja2 and XML are not needed to start a run
+    "HtmlReporter": "html",
+    "JsonReporter": "json_report",
+    "JunitReporter": "junit",
+    "NdjsonReporter": "ndjson",
+    "TapReporter": "tap",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FILE_REPORTERS:
+        return getattr(importlib.import_module(f"reqflo.report.{_FILE_REPORTERS[name]}"), name)
+    raise AttributeError(f"module 'reqflo.report' has no attribute {name!r}")
+
 
 __all__ = [
     "FORMATS",

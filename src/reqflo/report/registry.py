@@ -8,21 +8,28 @@ when one fails.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 from rich.text import Text
 
 from reqflo.diagnostics import did_you_mean
-from reqflo.report.html import HtmlReporter
-from reqflo.report.json_report import JsonReporter
-from reqflo.report.junit import JunitReporter
-from reqflo.report.ndjson import NdjsonReporter
 from reqflo.report.sink import STDOUT
-from reqflo.report.tap import TapReporter
 from reqflo.runner.events import AnyEvent, Reporter
+
+
+def _lazy(module: str, name: str) -> Callable[[str | None], Reporter]:
+    """A factory that imports its reporter only when that format is asked for (start-up)."""
+
+    def make(path: str | None) -> Reporter:
+        reporter_class = getattr(importlib.import_module(f"reqflo.report.{module}"), name)
+        return cast(Reporter, reporter_class(path))
+
+    return make
 
 
 @dataclass(frozen=True)
@@ -36,11 +43,25 @@ class ReportFormat:
 FORMATS: dict[str, ReportFormat] = {
     f.name: f
     for f in (
-        ReportFormat("json", JsonReporter, None, "one JSON document with every instance"),
-        ReportFormat("junit", JunitReporter, "reqflo-junit.xml", "JUnit XML for CI servers"),
-        ReportFormat("html", HtmlReporter, "reqflo-report.html", "a self-contained HTML page"),
-        ReportFormat("tap", TapReporter, None, "Test Anything Protocol version 14"),
-        ReportFormat("ndjson", NdjsonReporter, None, "every event as one JSON line"),
+        ReportFormat(
+            "json",
+            _lazy("json_report", "JsonReporter"),
+            None,
+            "one JSON document with every instance",
+        ),
+        ReportFormat(
+            "junit", _lazy("junit", "JunitReporter"), "reqflo-junit.xml", "JUnit XML for CI servers"
+        ),
+        ReportFormat(
+            "html",
+            _lazy("html", "HtmlReporter"),
+            "reqflo-report.html",
+            "a self-contained HTML page",
+        ),
+        ReportFormat("tap", _lazy("tap", "TapReporter"), None, "Test Anything Protocol version 14"),
+        ReportFormat(
+            "ndjson", _lazy("ndjson", "NdjsonReporter"), None, "every event as one JSON line"
+        ),
     )
 }
 
