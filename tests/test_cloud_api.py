@@ -150,6 +150,7 @@ ROUTES = [  # (method, path, least role)
     ("GET", "/api/v1/tokens", "admin"),
     ("DELETE", "/api/v1/tokens/x", "admin"),
     ("GET", "/metrics", "viewer"),
+    ("GET", "/api/v1/workers", "viewer"),
 ]
 RANK = ["viewer", "editor", "admin"]
 JSON = {"Content-Type": "application/json"}

@@ -60,3 +60,6 @@ def _run_through_the_cli(
     runs = httpx.get(f"{server.url}/api/v1/runs", headers=headers).json()["runs"]
     detail = httpx.get(f"{server.url}/api/v1/runs/{runs[0]['id']}", headers=headers).json()
     assert detail["status"] == "passed" and len(detail["instances"]) == 20
+    workers = httpx.get(f"{server.url}/api/v1/workers", headers=headers).json()
+    assert len(workers) >= 2  # the server's own executor and the separate worker
+    assert all(w["seconds_since_heartbeat"] < 30 for w in workers)
