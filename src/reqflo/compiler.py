@@ -223,7 +223,7 @@ def _step_plan(journey: Journey, step: StepSpec, variables: dict[str, Any]) -> a
     return art.StepPlan(
         id=step.id,
         name=step.name or step.id,
-        request=_request_plan(request, resolver),
+        request=_with_idempotency_key(step, _request_plan(request, resolver)),
         outputs=tuple(_output_plan(n, o, resolver) for n, o in step.outputs.items()),
         assertions=tuple(_assertion_plan(a, resolver) for a in step.assertions),
         retry=_retry_plan(step),
@@ -231,6 +231,18 @@ def _step_plan(journey: Journey, step: StepSpec, variables: dict[str, Any]) -> a
         continue_on_failure=step.continue_on_failure,
         idempotent=step.idempotent,
     )
+
+
+IDEMPOTENCY_KEY = "{{ run.id }}-{{ run.instance }}-"
+
+
+def _with_idempotency_key(step: StepSpec, request: art.RequestPlan) -> art.RequestPlan:
+    """`idempotency_key: true`: an Idempotency-Key derived from run, instance and step, the
+    same on every attempt and after a crash, so the step may be safely re-sent."""
+    if not step.idempotency_key or any(k.lower() == "idempotency-key" for k in request.headers):
+        return request
+    headers = {**request.headers, "Idempotency-Key": IDEMPOTENCY_KEY + step.id}
+    return request.model_copy(update={"headers": headers})
 
 
 def _merge(base: RequestSpec | None, override: RequestSpec | None) -> RequestSpec:

@@ -167,6 +167,7 @@ class StepSpec(Node):
     when: str | bool | None = None
     continue_on_failure: bool = False
     idempotent: bool = False
+    idempotency_key: bool = False
 
 
 class Journey(Node):

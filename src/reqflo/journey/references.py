@@ -28,7 +28,8 @@ from reqflo.values import (
 )
 
 CASCADES = frozenset({"missing-key", "missing-request"})
-ROOTS = ("inputs", "variables", "env", "secrets", "values", "steps", "me")
+ROOTS = ("inputs", "variables", "env", "secrets", "values", "steps", "me", "run")
+RUN_FIELDS = ("id", "instance", "key")
 STEP_FIELDS = ("outputs", "status", "headers", "body", "url", "duration_ms")
 
 
@@ -215,6 +216,16 @@ class ReferenceChecker:
 
     def _ref_env(self, ref: Ref, place: Place) -> None:
         self._name(ref, place, "environment")
+
+    def _ref_run(self, ref: Ref, place: Place) -> None:
+        name = self._name(ref, place, "run")
+        if name is not None and name not in RUN_FIELDS:
+            self._bad(
+                ref,
+                place,
+                f"run has no '{name}'",
+                did_you_mean(name, RUN_FIELDS) or f"use one of: {', '.join(RUN_FIELDS)}",
+            )
 
     def _ref_me(self, ref: Ref, place: Place) -> None:
         self._name(ref, place, "user")

@@ -149,7 +149,7 @@ async def run_instance(
         emit(InstanceFinished(result=result))
         return result
     state = InstanceState(
-        InstanceScope(inputs, ctx.env, secrets, ctx.me),
+        InstanceScope(inputs, ctx.env, secrets, ctx.me, run_identity(ctx.run_id, index, key)),
         redactor,
         ctx.transport.new_cookie_store(),
     )
@@ -191,6 +191,11 @@ async def _guarded_step(step_index: int, deps: StepDeps, state: InstanceState) -
         step = deps.artifact.plan.steps[step_index]
         error = step_error("internal-error", f"{type(exc).__name__}: {exc}", state.redactor)
         return StepResult(index=step_index, id=step.id, name=step.name, status="error", error=error)
+
+
+def run_identity(run_id: str, index: int, key: str) -> dict[str, Any]:
+    """The `run` root of an instance's scope."""
+    return {"id": run_id, "instance": index, "key": key}
 
 
 def instance_status(step_statuses: Iterable[StepStatus]) -> InstanceStatus:

@@ -1,8 +1,9 @@
 """The template scope of one run instance: what `{{ ... }}` references resolve against.
 
-Owns `InstanceScope` (a Mapping with the roots `inputs`, `env`, `secrets`, `me` and
-`steps`), `StepView` (what `steps.ID` exposes once a step ran) and `Headers` (a
-case-insensitive header mapping).
+Owns `InstanceScope` (a Mapping with the roots `inputs`, `env`, `secrets`, `me`,
+`steps` and `run` — `run.id`, `run.instance`, `run.key` of this instance), `StepView`
+(what `steps.ID` exposes once a step ran) and `Headers` (a case-insensitive header
+mapping).
 
 `steps.ID` exposes `outputs` (name → value), `status` (the HTTP status code, None when
 the step was skipped or errored), `headers` (case-insensitive; repeated headers are
@@ -118,6 +119,7 @@ class InstanceScope(Mapping[str, Any]):
         env: Mapping[str, Any],
         secrets: Mapping[str, str],
         me: Mapping[str, Any],
+        run: Mapping[str, Any] | None = None,
     ) -> None:
         self.steps: dict[str, StepView] = {}
         self._roots: dict[str, Any] = {
@@ -126,6 +128,7 @@ class InstanceScope(Mapping[str, Any]):
             "secrets": secrets,
             "me": me,
             "steps": self.steps,
+            "run": run or {},
         }
 
     def record(self, step_id: str, view: StepView) -> None:

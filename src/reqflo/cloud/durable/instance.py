@@ -31,7 +31,7 @@ from reqflo.cloud.durable.state import (
     save_step,
 )
 from reqflo.diagnostics import RunSetupError
-from reqflo.runner.engine import instance_status
+from reqflo.runner.engine import instance_status, run_identity
 from reqflo.runner.events import InstanceStarted, StepFinished, StepStarted
 from reqflo.runner.evidence import step_error
 from reqflo.runner.preflight import check_setup, resolve_secrets
@@ -114,7 +114,8 @@ async def _run_one_async(
     tokens, redactors = rt.run_caches(job.run_id)
     redactor = redactors.for_secrets(secrets.values())
     cookies = rt.transport.new_cookie_store()
-    state = restore(snapshot, plan, job.env, secrets, redactor, cookies, job.me)
+    run = run_identity(job.run_id, job.row.index, job.row.key)
+    state = restore(snapshot, plan, job.env, secrets, redactor, cookies, job.me, run)
     deps = StepDeps(job.artifact, rt.transport, rt.base_dir, tokens)
     try:
         result = await run_step(step_index, deps, state)

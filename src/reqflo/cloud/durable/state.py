@@ -110,9 +110,10 @@ def restore(
     redactor: Redacts,
     cookies: CookieStore,
     me: Mapping[str, Any] | None = None,
+    run: Mapping[str, Any] | None = None,
 ) -> InstanceState:
     """A live InstanceState equal to the one the snapshot was taken from."""
-    scope = InstanceScope(snapshot.inputs, env, secrets, me or {})
+    scope = InstanceScope(snapshot.inputs, env, secrets, me or {}, run)
     for saved in snapshot.steps:
         response = saved.response.response() if saved.response else None
         scope.record(saved.id, StepView(saved.outputs, response, saved.duration_ms))
