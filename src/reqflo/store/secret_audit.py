@@ -1,0 +1,105 @@
+"""The secrets audit log: append-only and hash-chained.
+
+Owns `append` (adds one entry inside the caller's transaction: sequence number = last
++ 1, `prev_hash` = the last entry's hash, `hash` = SHA-256 over `prev_hash` and the
+entry's canonical JSON), `entries` (the admin query, newest first, with filters) and
+`verify` (recomputes the chain: an edited, removed or reordered entry breaks it; the
+returned head hash lets an operator notice a truncated tail by comparing with a head
+noted earlier). Entries record who did what to which secret version, never a value.
+Concurrent appends collide on the sequence number; the writer retries its transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reqflo.store.secret_models import AUDIT_ACTIONS, AuditEntry, AuditRow
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    actor: str
+    action: str
+    environment: str | None = None
+    name: str | None = None
+    version: int | None = None
+    run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    environment: str | None = None
+    name: str | None = None
+    action: str | None = None
+    run_id: str | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    ok: bool
+    entries: int
+    head: str  # hash of the newest entry (GENESIS when empty)
+    problem: str | None = None
+
+
+def entry_hash(prev_hash: str, seq: int, at: str, event: AuditEvent) -> str:
+    fields = [seq, at, event.actor, event.action, event.environment, event.name,
+              event.version, event.run_id]  # fmt: skip
+    canonical = json.dumps(fields, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+
+
+def append(session: Session, event: AuditEvent) -> AuditEntry:
+    if event.action not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown audit action '{event.action}'")
+    last = session.scalar(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1))
+    seq = last.seq + 1 if last else 1
+    prev = last.hash if last else GENESIS
+    at = datetime.now(UTC).isoformat(timespec="microseconds")
+    row = AuditRow(seq=seq, at=at, actor=event.actor, action=event.action,
+                   environment=event.environment, name=event.name, version=event.version,
+                   run_id=event.run_id, prev_hash=prev,
+                   hash=entry_hash(prev, seq, at, event))  # fmt: skip
+    session.add(row)
+    session.flush()
+    return AuditEntry.of(row)
+
+
+def entries(session: Session, where: AuditFilter) -> list[AuditEntry]:
+    query = select(AuditRow).order_by(AuditRow.seq.desc()).limit(where.limit)
+    wanted_by_column = (
+        (AuditRow.environment, where.environment),
+        (AuditRow.name, where.name),
+        (AuditRow.action, where.action),
+        (AuditRow.run_id, where.run_id),
+    )
+    for column, wanted in wanted_by_column:
+        if wanted is not None:
+            query = query.where(column == wanted)
+    return [AuditEntry.of(row) for row in session.scalars(query)]
+
+
+def verify(session: Session) -> AuditCheck:
+    prev, count = GENESIS, 0
+    for row in session.scalars(select(AuditRow).order_by(AuditRow.seq)):
+        count += 1
+        event = AuditEvent(row.actor, row.action, row.environment, row.name, row.version,
+                           row.run_id)  # fmt: skip
+        if row.seq != count:
+            return AuditCheck(False, count, prev, f"entry {count} is missing (found {row.seq})")
+        if row.prev_hash != prev:
+            problem = f"entry {row.seq} does not follow its predecessor"
+            return AuditCheck(False, count, prev, problem)
+        if row.hash != entry_hash(prev, row.seq, row.at, event):
+            return AuditCheck(False, count, prev, f"entry {row.seq} was altered")
+        prev = row.hash
+    return AuditCheck(True, count, prev)
