@@ -235,6 +235,16 @@ def run(
         Path | None,
         typer.Option("--secrets-file", help="Local secrets file (default .reqflo/secrets.yaml)."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=1,
+            max=64,
+            help="Worker processes for a --data run (rows split between them).",
+        ),
+    ] = 1,
     http2: Annotated[
         bool, typer.Option("--http2", help="Negotiate HTTP/2 over TLS (httpx transport).")
     ] = False,
@@ -265,6 +275,7 @@ def run(
         fail_fast=fail_fast,
         secrets_file=secrets_file,
         http2=http2,
+        workers=workers,
     )
     raise typer.Exit(_run_locally(journey, options, sets or [], outputs or [], verbose))
 

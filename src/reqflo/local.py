@@ -8,18 +8,21 @@ concurrency, and the reporters. The engine does the work; this module only assem
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from reqflo.artifact import Artifact
 from reqflo.diagnostics import did_you_mean
 from reqflo.http import AiohttpTransport, Transport
+from reqflo.parallel import run_parallel
 from reqflo.project import Project, base_values, local_identity
 from reqflo.runner.data import DataRow, count_rows, iter_rows
 from reqflo.runner.engine import InstanceSpec, RunContext, run_group
-from reqflo.runner.events import Reporter
+from reqflo.runner.events import Reporter, RunStarted
 from reqflo.runner.results import RunSummary
 from reqflo.secrets.local import LocalSecrets
 
@@ -37,6 +40,7 @@ class LocalRunOptions:
     fail_fast: bool = False
     secrets_file: Path | None = None
     http2: bool = False
+    workers: int = 1
 
 
 class CountedRows:
@@ -82,36 +86,69 @@ def run_local(
     env = project.environment(options.environment) if options.environment else {}
     secrets = LocalSecrets(project.root, options.environment, secrets_file=options.secrets_file)
     values = base_values(artifact, env, options.case, options.assignments)
+    setup = _Setup(artifact, project, options, env, secrets, uuid.uuid4().hex)
+    if options.data is not None and options.workers > 1:
+        return _run_on_workers(setup, options.data, values, reporter)
     rows: CountedRows | list[InstanceSpec]
     if options.data is not None:
         rows = CountedRows(options.data, values, options.data_key)
     else:
         rows = [InstanceSpec(values=values, key=options.case or "default")]
-    return asyncio.run(_run(artifact, project, options, env, secrets, rows, reporter))
+    return asyncio.run(_run(setup, rows, reporter))
+
+
+@dataclass(frozen=True)
+class _Setup:
+    artifact: Artifact
+    project: Project
+    options: LocalRunOptions
+    env: Mapping[str, Any]
+    secrets: LocalSecrets
+    run_id: str
+
+
+def _run_on_workers(
+    setup: _Setup, data: Path, values: Mapping[str, Any], reporter: Reporter
+) -> RunSummary:
+    options = setup.options
+    per_worker = replace(options, concurrency=max(1, options.concurrency // options.workers))
+    child = replace(setup, options=per_worker)
+
+    def share(worker: int, workers: int) -> Iterator[InstanceSpec]:
+        for row in iter_rows(data, options.data_key):
+            if row.index % workers == worker:
+                yield replace(_instance(row, values, data), index=row.index)
+
+    def run(rows: Iterator[InstanceSpec], events: Reporter) -> RunSummary:
+        return asyncio.run(_run(child, rows, events))
+
+    meta = setup.artifact.plan.journey
+    started = RunStarted(run_id=setup.run_id, artifact_id=setup.artifact.id, journey=meta.name,
+                         environment=options.environment, total=count_rows(data),
+                         started_at=time.time())  # fmt: skip
+    return run_parallel(options.workers, share, started.total or 0, run, reporter, started)
 
 
 async def _run(
-    artifact: Artifact,
-    project: Project,
-    options: LocalRunOptions,
-    env: Mapping[str, Any],
-    secrets: LocalSecrets,
-    rows: CountedRows | list[InstanceSpec],
+    setup: _Setup,
+    rows: CountedRows | list[InstanceSpec] | Iterator[InstanceSpec],
     reporter: Reporter,
 ) -> RunSummary:
+    options = setup.options
     transport = _transport(options)
     ctx = RunContext(
         transport=transport,
-        secrets=secrets,
+        secrets=setup.secrets,
         environment=options.environment,
-        env=env,
+        env=setup.env,
         me=local_identity(),
         concurrency=options.concurrency,
         fail_fast=options.fail_fast,
-        base_dir=_journey_dir(artifact, project),
+        run_id=setup.run_id,
+        base_dir=_journey_dir(setup.artifact, setup.project),
     )
     try:
-        return await run_group(artifact, rows, ctx, reporter)
+        return await run_group(setup.artifact, rows, ctx, reporter)
     finally:
         await transport.close()
 

@@ -82,6 +82,7 @@ class InstanceSpec:
     values: Mapping[str, Any]
     key: str | None = None
     where: str | None = None
+    index: int | None = None  # the instance number; None: numbered in arrival order
 
 
 Row = Mapping[str, Any] | InstanceSpec
@@ -315,6 +316,7 @@ class _GroupRun:
         while (item := await self._next_row()) is not None:
             index, row = item
             spec = row if isinstance(row, InstanceSpec) else InstanceSpec(row)
+            index = index if spec.index is None else spec.index
             result = await run_instance(
                 self.artifact,
                 spec.values,

@@ -1,0 +1,115 @@
+"""Data runs on several processes: `reqflo run --data rows.csv --workers N`.
+
+Owns the split of one data run over N forked worker processes. Each worker reads the
+data file itself and takes every N-th row (keeping the row's global number), runs its
+share with the normal engine and sends its instance events to the parent through a
+queue; the parent feeds them to the reporters and builds the run's summary. Run-level
+events (RunStarted, RunFinished) come from the parent only, so reporters see one run.
+Memory stays flat: rows stream in every worker and events are not kept.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from pydantic import BaseModel
+
+from reqflo.runner.engine import InstanceSpec
+from reqflo.runner.events import (
+    AnyEvent,
+    InstanceFinished,
+    InstanceStarted,
+    RunFinished,
+    RunStarted,
+    StepFinished,
+    StepStarted,
+)
+from reqflo.runner.results import RunSummary, summarize_status
+
+EVENT_TYPES: dict[str, type[BaseModel]] = {
+    "instance_started": InstanceStarted,
+    "step_started": StepStarted,
+    "step_finished": StepFinished,
+    "instance_finished": InstanceFinished,
+}
+DONE = "done"
+Share = Callable[[int, int], Iterator[InstanceSpec]]  # (worker, workers) → its rows
+
+
+class _QueueReporter:
+    """A worker's reporter: forwards instance-level events to the parent as JSON."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def handle(self, event: AnyEvent) -> None:
+        if event.kind in EVENT_TYPES:
+            self.queue.put((event.kind, event.model_dump_json()))
+
+    def close(self) -> None:
+        return None
+
+
+def run_parallel(
+    workers: int,
+    share: Share,
+    total: int,
+    run: Callable[[Iterator[InstanceSpec], Any], RunSummary],
+    reporter: Any,
+    started: RunStarted,
+) -> RunSummary:
+    """Run `share(i, workers)` in worker i via `run(rows, reporter)`; merge into `reporter`."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue(maxsize=10_000)
+    processes = [
+        context.Process(target=_work, args=(run, share, i, workers, queue), daemon=True)
+        for i in range(workers)
+    ]
+    clock = time.perf_counter()
+    reporter.handle(started)
+    for process in processes:
+        process.start()
+    counts = _merge(queue, workers, reporter)
+    for process in processes:
+        process.join()
+    summary = _summary(started, total, counts, clock)
+    reporter.handle(RunFinished(summary=summary))
+    return summary
+
+
+def _work(
+    run: Callable[..., RunSummary], share: Share, index: int, workers: int, queue: Any
+) -> None:
+    try:
+        run(share(index, workers), _QueueReporter(queue))
+    finally:
+        queue.put((DONE, ""))
+
+
+def _merge(queue: Any, workers: int, reporter: Any) -> dict[str, int]:
+    counts = {"passed": 0, "failed": 0, "error": 0}
+    finished = 0
+    while finished < workers:
+        kind, payload = queue.get()
+        if kind == DONE:
+            finished += 1
+            continue
+        event = EVENT_TYPES[kind].model_validate_json(payload)
+        if isinstance(event, InstanceFinished):
+            status = event.result.status
+            counts[status if status in counts else "error"] += 1
+        reporter.handle(event)
+    return counts
+
+
+def _summary(started: RunStarted, total: int, counts: dict[str, int], clock: float) -> RunSummary:
+    passed, failed, errored = counts["passed"], counts["failed"], counts["error"]
+    return RunSummary(
+        run_id=started.run_id, artifact_id=started.artifact_id, journey=started.journey,
+        environment=started.environment, status=summarize_status(passed, failed, errored),
+        total=passed + failed + errored, passed=passed, failed=failed, errored=errored,
+        started_at=started.started_at, duration_ms=(time.perf_counter() - clock) * 1000,
+    )  # fmt: skip

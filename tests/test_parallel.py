@@ -1,0 +1,49 @@
+"""`--workers N`: one data run split over forked processes reports like a single run."""
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def project(e2e_project: Path, demo_url: str, write_env: Callable[..., Path]) -> Path:
+    write_env(e2e_project, "demo", base_url=demo_url)
+    rows = ["customer,quantity"] + [f"c-{n},{n}" for n in range(1, 31)] + ["c-big,500"]
+    (e2e_project / "many.csv").write_text("\n".join(rows) + "\n")
+    return e2e_project
+
+
+def _run(project: Path, *extra: str) -> tuple[int, dict[str, object], list[dict[str, object]]]:
+    args = ["run", "orders_rows.yaml", "--env", "demo", "--data", "many.csv",
+            "--data-key", "customer", "--concurrency", "4", *extra,
+            "--output", "json:r.json", "--output", "ndjson:r.ndjson"]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "reqflo.cli", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.stderr == "", done.stderr
+    report = json.loads((project / "r.json").read_text())
+    events = [json.loads(line) for line in (project / "r.ndjson").read_text().splitlines()]
+    return done.returncode, report, events
+
+
+def test_workers_give_the_same_results_as_one_process(project: Path) -> None:
+    code_one, one, _ = _run(project)
+    code_two, two, events = _run(project, "--workers", "2")
+    assert code_one == code_two == 1  # c-big's quantity fails its assertion
+    assert two["summary"]["total"] == 31 and two["summary"]["failed"] == 1
+    by_key = {i["key"]: (i["index"], i["status"]) for i in one["instances"]}
+    assert {i["key"]: (i["index"], i["status"]) for i in two["instances"]} == by_key
+    kinds = [e["kind"] for e in events]
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert kinds.count("run_started") == kinds.count("run_finished") == 1
+    assert kinds.count("instance_finished") == 31
+    assert events[0]["run_id"] == events[-1]["summary"]["run_id"]
