@@ -356,6 +356,25 @@ async def test_retry_exhausted_is_a_failure_with_all_attempts(
     assert result.steps[0].status == "failed"
 
 
+async def test_status_ok_never_reached_fails_even_without_assertions(
+    transport: AiohttpTransport,
+) -> None:
+    step = StepPlan(
+        id="poll",
+        name="poll",
+        request=RequestPlan(method="GET", url="{{ env.base_url }}/items/5"),
+        retry=RetryPlan(attempts=2, interval_ms=1, until="status_ok"),
+    )
+    async with serve(Api().app) as base:
+        result = await run_instance(
+            make_artifact(step), {}, 0, "k", make_context(transport, env={"base_url": base}),
+            lambda event: None,
+        )  # fmt: skip
+    [check] = result.steps[0].attempts[-1].assertions
+    assert result.steps[0].status == "failed" and not check.passed
+    assert check.expected == "2xx" and "still" in check.message
+
+
 @pytest.mark.parametrize(
     ("values", "secrets", "env", "code", "message"),
     [

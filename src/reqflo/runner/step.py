@@ -259,6 +259,21 @@ def _assertions(
     return tuple(results)
 
 
+def _with_status_goal(step: StepPlan, last: _Outcome, attempt: Attempt) -> Attempt:
+    """`until: status_ok` that never saw a 2xx fails the step, as a status check."""
+    retry, response = step.retry, last.response
+    if retry.until != "status_ok" or retry.attempts < 2 or response is None:
+        return attempt
+    if 200 <= response.status < 300 or attempt.error is not None:
+        return attempt
+    check = AssertionResult(
+        index=len(step.assertions), type="status_code", operator="matches", passed=False,
+        expected="2xx", actual=response.status,
+        message=f"retry until status_ok: still {response.status} after {attempt.number} attempts",
+    )  # fmt: skip
+    return attempt.model_copy(update={"assertions": (*attempt.assertions, check)})
+
+
 def _finish(
     step: StepPlan,
     index: int,
@@ -269,9 +284,10 @@ def _finish(
 ) -> StepResult:
     if not attempts:
         attempts = [last.attempt]
+    attempts[-1] = _with_status_goal(step, last, attempts[-1])
     duration_ms = (time.perf_counter() - started) * 1000
     error = last.attempt.error
-    status = "error" if error else ("passed" if last.attempt.passed else "failed")
+    status = "error" if error else ("passed" if attempts[-1].passed else "failed")
     state.scope.record(step.id, StepView(last.outputs, last.response, duration_ms))
     return StepResult(
         index=index,
