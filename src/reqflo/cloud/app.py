@@ -27,6 +27,7 @@ from reqflo.cloud import (
     api_tokens,
 )
 from reqflo.cloud.api_deps import Services
+from reqflo.cloud.api_secrets import router as secrets_router
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     for module in (api_system, api_artifacts, api_runs, api_events, api_environments, api_tokens):
         app.include_router(module.router)
+    app.include_router(secrets_router)  # cloud-managed secrets (issue 5), admin only
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.middleware("http")(_count_requests)

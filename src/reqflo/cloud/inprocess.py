@@ -3,9 +3,11 @@
 Owns a background thread with its own asyncio loop. Each submitted run becomes a task
 that waits for one of `max_runs` slots, then calls `reqflo.runner.run_group` with an
 aiohttp transport and reports through a `ResultSink`: run started, every event, every
-finished instance, the summary. Secrets resolve in this process
-(`LocalSecrets(project_dir=data_dir)`: `REQFLO_SECRET_<NAME>` variables or the data
-directory's `.reqflo/secrets.yaml`). A crash of the process loses the runs in flight;
+finished instance, the summary. Secrets resolve in this process through
+`secrets_for(environment, run_id)`: by default, when the sink is the service's store, the
+cloud secret store (reqflo.cloud.secret_source.CloudSecrets, falling back to
+`REQFLO_SECRET_<NAME>` variables and the data directory's `.reqflo/secrets.yaml`), else
+that local fallback only. A crash of the process loses the runs in flight;
 the durable executor (reqflo.cloud.durable) is the one that survives crashes.
 """
 
@@ -19,11 +21,17 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from reqflo.cloud.executor import QueuedRun, ResultSink
+from reqflo.cloud.secret_source import (
+    RunSecretsFor,
+    VaultOpener,
+    cloud_secrets_for,
+    local_secrets_for,
+)
 from reqflo.http import AiohttpTransport
 from reqflo.runner.engine import InstanceSpec, RunContext, run_group
 from reqflo.runner.events import AnyEvent, InstanceFinished
 from reqflo.runner.results import RunSummary
-from reqflo.secrets.local import LocalSecrets
+from reqflo.store import StoreSink
 
 log = logging.getLogger(__name__)
 JOIN_SECONDS = 10.0
@@ -45,8 +53,16 @@ class SinkReporter:
 
 
 class InProcessExecutor:
-    def __init__(self, sink: ResultSink, data_dir: Path, max_runs: int = 4) -> None:
+    def __init__(
+        self,
+        sink: ResultSink,
+        data_dir: Path,
+        max_runs: int = 4,
+        *,
+        secrets_for: RunSecretsFor | None = None,
+    ) -> None:
         self.sink, self.data_dir = sink, data_dir
+        self._secrets_for = secrets_for or _default_secrets(sink, data_dir)
         self._loop = asyncio.new_event_loop()
         self._slots = asyncio.Semaphore(max_runs)
         self._futures: dict[str, Future[None]] = {}
@@ -101,7 +117,7 @@ class InProcessExecutor:
 
     async def _execute(self, run: QueuedRun) -> None:
         self.sink.run_started(run.run_id)
-        secrets = LocalSecrets(self.data_dir, run.environment)
+        secrets = self._secrets_for(run.environment, run.run_id)
         transport = AiohttpTransport(concurrency=run.concurrency)
         ctx = RunContext(
             transport=transport,
@@ -119,6 +135,13 @@ class InProcessExecutor:
         finally:
             await transport.close()
         self.sink.run_finished(run.run_id, summary)
+
+
+def _default_secrets(sink: ResultSink, data_dir: Path) -> RunSecretsFor:
+    if isinstance(sink, StoreSink):
+        opener = VaultOpener(data_dir, store=sink.store)
+        return cloud_secrets_for(opener, data_dir, actor="server (in-process executor)")
+    return local_secrets_for(data_dir)
 
 
 async def _settle() -> None:

@@ -10,9 +10,11 @@ whichever worker runs the instance.
                                sink)
     executor.submit(queued_run); ...; executor.close()
 
-Secrets are resolved in the worker by `secrets_for(environment)`, by default
-`LocalSecrets(project_dir=data_dir, environment=...)` (the worker's `REQFLO_SECRET_*`
-variables, then `<data dir>/.reqflo/secrets.yaml`).
+Secrets are resolved in the worker by `secrets_for(environment, run_id)`, by default
+the service's encrypted secret store in the same database (reqflo.cloud.secret_source:
+run environment, then workspace-wide `*`, each resolution audited with its version and
+run id), falling back to the worker's `REQFLO_SECRET_*` variables, then
+`<data dir>/.reqflo/secrets.yaml`, for names the store does not know.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from pathlib import Path
 
 from reqflo.cloud.durable.dbos_engine import DbosEngine, DbosSubmitter
 from reqflo.cloud.durable.engine import DurableEngine, EngineConfig
@@ -29,20 +30,12 @@ from reqflo.cloud.durable.keys import Sealer, load_master_key
 from reqflo.cloud.durable.liveness import Liveness
 from reqflo.cloud.durable.runtime import SecretsFor, WorkerRuntime
 from reqflo.cloud.executor import QueuedRun, ResultSink
-from reqflo.runner.preflight import SecretSource
-from reqflo.secrets.local import LocalSecrets
+from reqflo.cloud.secret_source import VaultOpener, cloud_secrets_for
 
 
 def default_executor_id() -> str:
     """Unique per worker process: host, pid and a random suffix."""
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-
-
-def local_secrets_for(data_dir: Path) -> SecretsFor:
-    def secrets_for(environment: str | None) -> SecretSource:
-        return LocalSecrets(project_dir=data_dir, environment=environment)
-
-    return secrets_for
 
 
 class DurableExecutor:
@@ -63,11 +56,17 @@ class DurableExecutor:
         sealer = Sealer(load_master_key(config.data_dir))
         self.config = config
         self.liveness: Liveness | None = None
+        self._vault: VaultOpener | None = None
         if not worker:
             self.engine: DurableEngine = DbosSubmitter(config, sealer)
             return
+        if secrets_for is None:  # the service's secret store; migrated before DBOS starts
+            self._vault = VaultOpener(config.data_dir, database_url=config.database_url)
+            self._vault()
+            actor = f"worker {config.executor_id}"
+            secrets_for = cloud_secrets_for(self._vault, config.data_dir, actor)
         runtime = WorkerRuntime(
-            secrets_for or local_secrets_for(config.data_dir),
+            secrets_for,
             sink,
             base_dir=config.data_dir,
             concurrency=config.worker_concurrency,
@@ -95,3 +94,5 @@ class DurableExecutor:
                 self.liveness.stop()
         finally:
             self.engine.close()
+            if self._vault is not None:
+                self._vault.close()

@@ -52,7 +52,7 @@ def prepare(job: InstanceJob, rt: WorkerRuntime) -> Prepared:
     started_at = time.time()
     rt.emit(job.run_id, InstanceStarted(instance=job.row.index, key=job.row.key))
     plan = job.artifact.plan
-    secrets, missing = resolve_secrets(plan.needs.secrets, rt.secrets(job.environment))
+    secrets, missing = resolve_secrets(plan.needs.secrets, rt.secrets(job.environment, job.run_id))
     _, redactors = rt.run_caches(job.run_id)
     redactor = redactors.for_secrets(secrets.values())
     try:
@@ -110,7 +110,7 @@ async def _run_one_async(
 ) -> Exchange:
     """On the runtime's loop (aiohttp cookie jars need a running loop)."""
     plan = job.artifact.plan
-    secrets, _ = resolve_secrets(plan.needs.secrets, rt.secrets(job.environment))
+    secrets, _ = resolve_secrets(plan.needs.secrets, rt.secrets(job.environment, job.run_id))
     tokens, redactors = rt.run_caches(job.run_id)
     redactor = redactors.for_secrets(secrets.values())
     cookies = rt.transport.new_cookie_store()
@@ -166,7 +166,8 @@ def finish(
 ) -> InstanceResult:
     if prepared.failed is not None:
         return prepared.failed
-    secrets, _ = resolve_secrets(job.artifact.plan.needs.secrets, rt.secrets(job.environment))
+    source = rt.secrets(job.environment, job.run_id)
+    secrets, _ = resolve_secrets(job.artifact.plan.needs.secrets, source)
     redactor = rt.run_caches(job.run_id)[1].for_secrets(secrets.values())
     steps = tuple(e.result for e in exchanges)
     logs = exchanges[-1].logs if exchanges else ()

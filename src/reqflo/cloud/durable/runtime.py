@@ -2,10 +2,10 @@
 
 Owns `WorkerRuntime`: one event loop on a background thread with one shared
 `AiohttpTransport` (a keep-alive pool for every instance this process runs), the secret
-source per environment (resolved in the worker just before a request is built, never
-checkpointed), the run-wide OAuth token caches and redactor caches (bounded, in memory
-only) and the result sink. Workflow threads call `run(coro)` to execute async runner
-code on that loop.
+source per run (`secrets_for(environment, run_id)`, resolved in the worker just before a
+request is built, never checkpointed; bounded like the run caches), the run-wide OAuth
+token caches and redactor caches (bounded, in memory only) and the result sink. Workflow
+threads call `run(coro)` to execute async runner code on that loop.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from reqflo.runner.evidence import SharedRedactors
 from reqflo.runner.preflight import SecretSource
 
 T = TypeVar("T")
-SecretsFor = Callable[[str | None], SecretSource]
+SecretsFor = Callable[[str | None, str], SecretSource]  # (environment, run id)
 _RUN_CACHE = 64  # runs whose OAuth tokens and redactors stay cached
 
 
@@ -44,7 +44,7 @@ class WorkerRuntime:
         self.sink = sink
         self.base_dir = base_dir
         self._secrets_for = secrets_for
-        self._secrets: dict[str | None, SecretSource] = {}
+        self._secrets: OrderedDict[tuple[str | None, str], SecretSource] = OrderedDict()
         self._runs: OrderedDict[str, tuple[OAuthTokens, SharedRedactors]] = OrderedDict()
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -59,11 +59,15 @@ class WorkerRuntime:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return future.result()
 
-    def secrets(self, environment: str | None) -> SecretSource:
+    def secrets(self, environment: str | None, run_id: str) -> SecretSource:
         with self._lock:
-            source = self._secrets.get(environment)
+            key = (environment, run_id)
+            source = self._secrets.get(key)
             if source is None:
-                source = self._secrets[environment] = self._secrets_for(environment)
+                source = self._secrets[key] = self._secrets_for(environment, run_id)
+                while len(self._secrets) > _RUN_CACHE:
+                    self._secrets.popitem(last=False)
+            self._secrets.move_to_end(key)
             return source
 
     def run_caches(self, run_id: str) -> tuple[OAuthTokens, SharedRedactors]:
