@@ -26,6 +26,7 @@ from reqflo.cloud.api_deps import Services
 from reqflo.cloud.app import create_app
 from reqflo.cloud.executor import ResultSink, RunExecutor
 from reqflo.cloud.inprocess import InProcessExecutor
+from reqflo.cloud.scheduler import start_scheduler
 from reqflo.store import Store, StoreSink, sqlite_url
 from reqflo.store.database import normalize_url
 
@@ -103,6 +104,7 @@ def serve(config: ServerConfig) -> None:
             log.warning("%d unfinished in-process runs ended as error", lost)
     executor = make_executor(config, StoreSink(store))
     app = create_app(Services(store=store, executor=executor, data_dir=config.data_dir))
+    scheduler = start_scheduler(store, executor, config.host, config.port)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -117,5 +119,6 @@ def serve(config: ServerConfig) -> None:
     try:
         server.run()
     finally:
+        scheduler.stop()
         executor.close()
         store.close()

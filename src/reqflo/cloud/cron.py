@@ -1,0 +1,83 @@
+"""Cron expressions with an IANA timezone: validation and the fire instants of a schedule.
+
+Owns `CronSpec`. Parsing and wall-clock iteration are croniter's; this module only maps
+wall-clock times of the schedule's timezone (zoneinfo) to UTC instants, with a fixed
+policy at daylight-saving changes:
+- a wall time that does not exist (spring forward, e.g. 02:30 in Europe/Paris on the
+  last Sunday of March) fires at the same offset after the gap: 03:30 local;
+- a wall time that occurs twice (fall back) fires once, at its first occurrence;
+- instants are strictly increasing: two wall times that land on the same instant fire once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterBadDateError, croniter
+
+MAX_SCAN = 100_000  # wall-clock candidates examined per query, a bound on odd expressions
+
+
+class CronError(ValueError):
+    """An invalid cron expression or timezone (the message says which)."""
+
+
+@dataclass(frozen=True)
+class CronSpec:
+    expression: str
+    timezone: str
+
+    def __post_init__(self) -> None:
+        zone(self.timezone)
+        if len(self.expression.split()) != 5 or not croniter.is_valid(self.expression):
+            raise CronError(
+                f"'{self.expression}' is not a cron expression with 5 fields "
+                "(minute hour day-of-month month day-of-week), e.g. '30 2 * * *'"
+            )
+
+    def fires_after(self, after: datetime) -> Iterator[datetime]:
+        """Fire instants (UTC, aware) strictly after `after`, in order, without end."""
+        tz = zone(self.timezone)
+        # start one day early in wall time so a gap or overlap near `after` is not missed
+        wall_start = after.astimezone(tz).replace(tzinfo=None) - timedelta(days=1)
+        walls = croniter(self.expression, wall_start)
+        previous = after.astimezone(UTC)
+        for _ in range(MAX_SCAN):
+            try:
+                wall: datetime = walls.get_next(datetime)
+            except CroniterBadDateError:  # e.g. February 30th: it never fires
+                return
+            instant = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+            if instant > previous:
+                previous = instant
+                yield instant
+
+    def next_fires(self, after: datetime, count: int) -> list[datetime]:
+        found: list[datetime] = []
+        for instant in self.fires_after(after):
+            found.append(instant)
+            if len(found) == count:
+                break
+        return found
+
+    def fires_between(self, after: datetime, until: datetime) -> list[datetime]:
+        """Fire instants in (after, until]."""
+        found: list[datetime] = []
+        for instant in self.fires_after(after):
+            if instant > until:
+                break
+            found.append(instant)
+        return found
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CronError(f"'{name}' is not an IANA timezone (e.g. 'Europe/Paris', 'UTC')") from exc
+
+
+__all__ = ["CronError", "CronSpec", "zone"]

@@ -1,0 +1,115 @@
+"""What the schedule store hands out and takes in: frozen records and the runner settings.
+
+Owns `NewSchedule` / `ScheduleChanges` (what to create or change), `ScheduleRecord` (a
+stored schedule; it never carries the webhook secret, only whether one is set),
+`TickRecord` (a claimed tick) and `RunnerSettings` (pydantic, validated; stored as one
+JSON document).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reqflo.store.records import now, utc
+from reqflo.store.schedule_models import ScheduleRow, TickRow
+
+Missed = Literal["skip", "run_once"]
+
+
+@dataclass(frozen=True)
+class NewSchedule:
+    name: str
+    cron: str
+    timezone: str
+    created_by: str
+    journey: str | None = None
+    artifact_id: str | None = None
+    environment: str | None = None
+    case: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, Any]] | None = None
+    data_key: str | None = None
+    enabled: bool = True
+    missed: str = "skip"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    id: str
+    name: str
+    cron: str
+    timezone: str
+    journey: str | None
+    artifact_id: str | None
+    environment: str | None
+    case: str | None
+    inputs: dict[str, Any]
+    rows: list[dict[str, Any]] | None
+    data_key: str | None
+    enabled: bool
+    missed: str
+    webhook_url: str | None
+    has_webhook_secret: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    cursor: datetime
+
+    @classmethod
+    def of(cls, row: ScheduleRow) -> ScheduleRecord:
+        plain = {
+            name: getattr(row, name)
+            for name in cls.__dataclass_fields__
+            if name not in {"has_webhook_secret", "created_at", "updated_at", "cursor"}
+        }
+        return cls(
+            **plain,
+            has_webhook_secret=bool(row.webhook_secret),
+            created_at=utc(row.created_at) or now(),
+            updated_at=utc(row.updated_at) or now(),
+            cursor=utc(row.cursor) or now(),
+        )
+
+
+@dataclass(frozen=True)
+class TickRecord:
+    schedule_id: str
+    tick_at: datetime
+    run_id: str | None
+    error: str | None
+    notify_state: str | None
+    notify_detail: str | None
+
+    @classmethod
+    def of(cls, row: TickRow) -> TickRecord:
+        return cls(
+            row.schedule_id, utc(row.tick_at) or now(), row.run_id, row.error,
+            row.notify_state, row.notify_detail,
+        )  # fmt: skip
+
+
+class RunnerSettings(BaseModel):
+    """The service-wide runner settings (admin). See README "Runner settings" for which
+    ones are enforced today."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_concurrency: int = Field(default=10, ge=1, le=1000)
+    journey_concurrency: dict[str, Annotated[int, Field(ge=1, le=1000)]] = Field(
+        default_factory=dict
+    )
+    step_timeout_seconds: float | None = Field(default=None, gt=0)
+    max_run_seconds: float | None = Field(default=None, gt=0)
+    transport_retries: int = Field(default=0, ge=0, le=10)
+    transport_retry_backoff_seconds: float = Field(default=1.0, ge=0)
+    retention_days: float | None = Field(default=None, gt=0)
+    retention_max_runs: int | None = Field(default=None, ge=1)
+
+    def concurrency_for(self, journey: str) -> int:
+        return self.journey_concurrency.get(journey, self.default_concurrency)
