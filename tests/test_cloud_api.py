@@ -151,6 +151,12 @@ ROUTES = [  # (method, path, least role)
     ("DELETE", "/api/v1/tokens/x", "admin"),
     ("GET", "/metrics", "viewer"),
     ("GET", "/api/v1/workers", "viewer"),
+    *[(m, f"/api/v1/schedules{p}", r) for m, p, r in (  # schedules (issue 7)
+        ("POST", "", "editor"), ("GET", "", "viewer"), ("GET", "/s", "viewer"),
+        ("PATCH", "/s", "editor"), ("POST", "/s/pause", "editor"),
+        ("POST", "/s/resume", "editor"), ("DELETE", "/s", "editor"))],
+    ("GET", "/api/v1/settings", "viewer"),
+    ("PUT", "/api/v1/settings", "admin"),
     *[(m, f"/api/v1/secrets{p}", "admin") for m, p in (  # cloud-managed secrets: admin only
         ("GET", ""), ("GET", "/audit"), ("GET", "/audit/verify"), ("PUT", "/e/S"),
         ("GET", "/e/S/versions"), ("POST", "/e/S/disable"), ("POST", "/e/S/destroy"))],
@@ -166,6 +172,7 @@ def test_every_route_is_in_the_matrix(api: Api) -> None:
     listed = {(m, p.replace("abc123", "{artifact_id}")) for m, p in listed}
     listed = {(m, p.replace("/environments/x", "/environments/{name}")) for m, p in listed}
     listed = {(m, p.replace("/tokens/x", "/tokens/{token_id}")) for m, p in listed}
+    listed = {(m, p.replace("/schedules/s", "/schedules/{schedule_id}")) for m, p in listed}
     listed = {(m, p.replace("/secrets/e/S", "/secrets/{environment}/{name}")) for m, p in listed}
     assert served - {("GET", "/api/v1/health")} == listed
 

@@ -23,6 +23,8 @@ from reqflo.cloud import (
     api_environments,
     api_events,
     api_runs,
+    api_schedules,
+    api_settings,
     api_system,
     api_tokens,
 )
@@ -40,6 +42,8 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     for module in (api_system, api_artifacts, api_runs, api_events, api_environments, api_tokens):
+        app.include_router(module.router)
+    for module in (api_schedules, api_settings):  # scheduled automation (issue 7)
         app.include_router(module.router)
     app.include_router(secrets_router)  # cloud-managed secrets (issue 5), admin only
     app.add_exception_handler(RequestValidationError, _validation_error)

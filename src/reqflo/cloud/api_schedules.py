@@ -1,0 +1,125 @@
+"""Schedule routes: create, list, get (with the next fire instants), update, pause,
+resume, delete. Editors write, viewers read; the webhook secret is never returned."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from reqflo.cloud.api_deps import Deps, Services
+from reqflo.cloud.api_submit import check_request, load_artifact, load_environment
+from reqflo.cloud.auth import Editor, require
+from reqflo.cloud.cron import CronError, CronSpec
+from reqflo.cloud.schedule_api_models import ScheduleOut, ScheduleRequest, ScheduleUpdate
+from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
+from reqflo.store.schedule_store import DuplicateSchedule, ScheduleStore
+
+router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
+Viewing = [Depends(require("viewer"))]
+Editing = [Depends(require("editor"))]
+Count = Annotated[int, Query(ge=0, le=100, description="How many next fire instants")]
+
+
+def _schedules(deps: Services) -> ScheduleStore:
+    return ScheduleStore(deps.store)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _out(record: ScheduleRecord, count: int) -> ScheduleOut:
+    fires = CronSpec(record.cron, record.timezone).next_fires(_now(), count) if count else []
+    return ScheduleOut.of(record, fires if record.enabled else [])
+
+
+def _existing(deps: Services, key: str) -> ScheduleRecord:
+    found = _schedules(deps).get(key)
+    if found is None:
+        raise HTTPException(404, f"no schedule with id or name '{key}'")
+    return found
+
+
+def _validate(deps: Services, fields: dict[str, Any]) -> dict[str, Any]:
+    """422/404 for a bad cron, timezone, journey, artifact, environment, case or input;
+    returns `fields` unchanged."""
+    try:
+        spec = CronSpec(fields["cron"], fields["timezone"])
+    except CronError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if not spec.next_fires(_now(), 1):
+        raise HTTPException(422, f"cron '{spec.expression}' never fires")
+    artifact_id = fields.get("artifact_id") or _schedules(deps).latest_artifact_id(
+        fields.get("journey") or ""
+    )
+    if artifact_id is None:
+        raise HTTPException(
+            404, f"journey '{fields.get('journey')}' has no uploaded artifact; upload one first"
+        )
+    artifact = load_artifact(deps.store, artifact_id)
+    load_environment(deps.store, fields.get("environment"))
+    check_request(artifact, fields.get("case"), fields.get("inputs") or {}, fields.get("rows"),
+                  fields.get("data_key"))  # fmt: skip
+    return fields
+
+
+@router.post("", status_code=201, response_model=ScheduleOut)
+def create_schedule(body: ScheduleRequest, token: Editor, deps: Deps) -> ScheduleOut:
+    fields = _validate(deps, body.model_dump())
+    try:
+        record = _schedules(deps).create(NewSchedule(**fields, created_by=token.id), _now())
+    except DuplicateSchedule as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return _out(record, 5)
+
+
+@router.get("", response_model=list[ScheduleOut], dependencies=Viewing)
+def list_schedules(deps: Deps, next: Count = 1) -> list[ScheduleOut]:
+    return [_out(r, next) for r in _schedules(deps).all()]
+
+
+@router.get("/{schedule_id}", response_model=ScheduleOut, dependencies=Viewing)
+def get_schedule(schedule_id: str, deps: Deps, next: Count = 5) -> ScheduleOut:
+    """The schedule with its next `next` fire instants (UTC)."""
+    return _out(_existing(deps, schedule_id), next)
+
+
+@router.patch("/{schedule_id}", response_model=ScheduleOut, dependencies=Editing)
+def update_schedule(schedule_id: str, body: ScheduleUpdate, deps: Deps) -> ScheduleOut:
+    old = _existing(deps, schedule_id)
+    changes = body.model_dump(exclude_unset=True)
+    if "journey" in changes and changes["journey"] is not None:
+        changes["artifact_id"] = None
+    elif "artifact_id" in changes and changes["artifact_id"] is not None:
+        changes["journey"] = None
+    merged = {**vars(old), **changes}
+    if (merged["journey"] is None) == (merged["artifact_id"] is None):
+        raise HTTPException(422, "give exactly one of journey or artifact_id")
+    _validate(deps, merged)
+    try:
+        record = _schedules(deps).update(old.id, changes, _now())
+    except DuplicateSchedule as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return _out(record, 5)
+
+
+@router.post("/{schedule_id}/pause", response_model=ScheduleOut, dependencies=Editing)
+def pause_schedule(schedule_id: str, deps: Deps) -> ScheduleOut:
+    record = _schedules(deps).set_enabled(_existing(deps, schedule_id).id, False, _now())
+    return _out(record, 0)
+
+
+@router.post("/{schedule_id}/resume", response_model=ScheduleOut, dependencies=Editing)
+def resume_schedule(schedule_id: str, deps: Deps) -> ScheduleOut:
+    """Fires again from now on; ticks of the pause are not run."""
+    record = _schedules(deps).set_enabled(_existing(deps, schedule_id).id, True, _now())
+    return _out(record, 5)
+
+
+@router.delete("/{schedule_id}", response_model=ScheduleOut, dependencies=Editing)
+def delete_schedule(schedule_id: str, deps: Deps) -> ScheduleOut:
+    record = _existing(deps, schedule_id)
+    _schedules(deps).delete(record.id)
+    return _out(record, 0)
