@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(token_app, name="token")
     app.add_typer(runs_app, name="runs")
     app.add_typer(env_app, name="env")
+    __import__("reqflo.cli_secrets").cli_secrets.register(app)  # cloud secrets (issue 5)
     __import__("reqflo.cli_schedules").cli_schedules.register(app)  # schedules (issue 7)
 
 
