@@ -246,3 +246,28 @@ def test_retention_prunes_finished_runs_never_running_ones(world: World) -> None
     assert world.store.run(finished[2]) is None
     for kept in (old_running, old_queued):
         assert world.store.run(kept) is not None
+
+
+def test_the_loop_cancels_overdue_runs_and_prunes_finished_ones(world: World) -> None:
+    def run() -> str:
+        new = NewRun(artifact_id=world.artifact.id, journey="Tick", environment="demo",
+                     requested_by="tok", instances=1, concurrency=1)  # fmt: skip
+        return world.store.create_run(new)[0].id
+
+    finished = [run() for _ in range(3)]
+    for run_id in finished:
+        world.store.cancel_run(run_id)
+    queued, running = run(), run()
+    world.store.mark_started(running)
+    settings = RunnerSettings(max_run_seconds=60, retention_max_runs=2)
+    world.schedules.put_settings(settings, datetime.now(UTC))
+    world.clock.now = datetime.now(UTC) + timedelta(seconds=30)
+    world.scheduler().run_pass()
+    assert world.store.run(running).status == "running"  # type: ignore[union-attr]
+    world.clock.now = datetime.now(UTC) + timedelta(hours=1)
+    world.scheduler().run_pass()
+    overdue = world.store.run(running)
+    assert overdue is not None and overdue.status == "cancelled"
+    assert "maximum run duration (60 s)" in (overdue.error or "")
+    assert [world.store.run(r) is not None for r in finished] == [False, False, True]
+    assert world.store.run(queued) is not None

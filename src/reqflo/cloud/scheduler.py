@@ -9,8 +9,9 @@ thread, or called directly by tests with an injected `clock`):
    servers on one database each tick creates exactly one run; the winner submits it to
    its executor. The cursor then moves past the handled ticks.
 2. finished scheduled runs that failed (failed, error, indeterminate) are notified to
-   the schedule's webhook (reqflo.cloud.webhooks), claimed by one server.
-3. result retention (runner settings) prunes finished runs, at most once a minute.
+   the schedule's webhook (reqflo.cloud.webhooks), claimed by one server;
+3. runs running longer than `max_run_seconds` are cancelled (store and executor);
+4. result retention (runner settings) prunes finished runs, at most once a minute.
 Scheduled runs use the runner settings' concurrency for their journey.
 """
 
@@ -89,6 +90,7 @@ class Scheduler:
             except Exception:
                 log.exception("schedule %s (%s) could not fire", schedule.name, schedule.id)
         self.notify_failures(wait_notifications)
+        self.stop_overdue(settings, now)
         self.prune(settings, now)
         return fired
 
@@ -168,7 +170,17 @@ class Scheduler:
         if not result.delivered:
             log.warning("webhook of schedule %s failed: %s", schedule.name, result.detail)
 
-    # ------------------------------------------------------------ retention
+    # ------------------------------------------------------------ limits and retention
+
+    def stop_overdue(self, settings: RunnerSettings, now: datetime) -> list[str]:
+        """Cancel runs (any trigger) running longer than `max_run_seconds`."""
+        if settings.max_run_seconds is None:
+            return []
+        overdue = self.schedules.cancel_overdue(settings.max_run_seconds, now)
+        for run_id in overdue:
+            log.warning("run %s exceeded max_run_seconds; cancelled", run_id)
+            self.executor.cancel(run_id)
+        return overdue
 
     def prune(self, settings: RunnerSettings, now: datetime) -> int:
         if settings.retention_days is None and settings.retention_max_runs is None:

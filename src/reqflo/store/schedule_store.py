@@ -205,6 +205,25 @@ class ScheduleStore:
                 row.values, row.updated_at = values, at
         return settings
 
+    # ------------------------------------------------------------ run limits
+
+    def cancel_overdue(self, max_seconds: float, at: datetime) -> list[str]:
+        """End runs running longer than `max_seconds` as cancelled (with the reason in
+        `error`); their ids, for the executor to stop them."""
+        cutoff = at - timedelta(seconds=max_seconds)
+        reason = f"cancelled: the run exceeded the maximum run duration ({max_seconds:g} s)"
+        with self.store.session() as session:
+            overdue = list(session.scalars(
+                select(RunRow.id).where(RunRow.status == "running", RunRow.started_at < cutoff)
+            ))  # fmt: skip
+            if overdue:
+                session.execute(
+                    update(RunRow)
+                    .where(RunRow.id.in_(overdue), RunRow.status == "running")
+                    .values(status="cancelled", error=reason, finished_at=now())
+                )
+        return overdue
+
     # ------------------------------------------------------------ retention
 
     def prune_runs(self, settings: RunnerSettings, at: datetime) -> int:
