@@ -1,21 +1,25 @@
 """End to end canary test of cloud-managed secrets (issue 5).
 
-`reqflo server` runs as a real subprocess on SQLite, with the in-process and then the
-durable executor. Random canary secrets are set through the admin CLI (value on stdin)
-and API, in the run's environment and workspace-wide (`*`); the server sees no
-`REQFLO_SECRET_*` variable and no secrets file. The leak journey (tests/leaks/reflect.yaml)
-makes a recording demo target reflect them in headers, Basic auth, query strings, every
-body kind, a 500, failed assertions, retries, a timeout and a refused connection. Then
-every output is scanned with the independent scanner (tests/leakscan.py): every file in
-the server's data directory (the SQLite database with its WAL, the DBOS tables included),
-the server log, API responses (runs, events, secrets, versions, audit), CLI output and
-report files. The target's own recording proves the canaries were really resolved.
+`reqflo server` runs as a real subprocess on SQLite (in-process, then durable executor)
+and on a fresh PostgreSQL database (durable executor). Random canary secrets are set
+through the admin CLI (value on stdin) and API, in the run's environment and
+workspace-wide (`*`); the server sees no `REQFLO_SECRET_*` variable and no secrets file.
+The leak journey (tests/leaks/reflect.yaml) makes a recording demo target reflect them
+in headers, Basic auth, query strings, every body kind, a 500, failed assertions,
+retries, a timeout and a refused connection. Then every output is scanned with the
+independent scanner (tests/leakscan.py): every file in the server's data directory (the
+SQLite database with its WAL, the DBOS tables included), a `pg_dump` of the PostgreSQL
+database (every table, the workflow engine's included), the server log, API responses
+(runs, events, secrets, versions, audit), CLI output and report files. The target's own
+recording proves the canaries were really resolved.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +29,7 @@ from typer.testing import CliRunner
 
 from leakscan import find_leaks
 from reqflo.cli import app
-from test_cloud_support import ServerProcess
+from test_cloud_support import ServerProcess, fresh_postgres
 from test_leaks import ENV, PLANTED, REPORTS, SUFFIX, RecordingTarget, make_project
 
 WORKSPACE_WIDE = "LEAK_PLAIN"  # set in `*`; every other canary in the run's environment
@@ -47,32 +51,46 @@ def invoke(*args: str | Path, stdin: str | None = None) -> tuple[int, str]:
     return result.exit_code, result.stdout + "\n" + result.stderr
 
 
-@pytest.fixture(scope="module", params=["inprocess", "durable"])
+@pytest.fixture(scope="module", params=["inprocess-sqlite", "durable-sqlite", "durable-postgresql"])
 def outputs(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Outputs]:
+    executor, database = request.param.split("-")
     target = RecordingTarget()
     root = tmp_path_factory.mktemp(f"secrets-e2e-{request.param}")
     project = make_project(root, target.start())
     (project / ".reqflo" / "secrets.yaml").unlink()  # values come from the cloud store only
     data_dir = root / "server"
-    server = ServerProcess(data_dir, None, {"REQFLO_HOME": str(root / "srv")}, request.param)
-    try:
+    with ExitStack() as stack:
+        stack.callback(target.stop)
+        db = stack.enter_context(fresh_postgres()) if database == "postgresql" else None
+        server = ServerProcess(data_dir, db, {"REQFLO_HOME": str(root / "srv")}, executor)
+        stack.callback(server.stop)
         with pytest.MonkeyPatch.context() as mp:
             for name in [n for n in os.environ if n.startswith("REQFLO_SECRET_")]:
                 mp.delenv(name)
             mp.setenv("REQFLO_HOME", str(root / "home"))
             mp.chdir(project)
-            yield exercise(server, data_dir, target)
-    finally:
-        server.stop()
-        target.stop()
+            out = exercise(server, data_dir, db, target)
+            if db is not None:
+                out.texts["postgresql-dump"] = pg_dump(db)
+            yield out
 
 
-def exercise(server: ServerProcess, data_dir: Path, target: RecordingTarget) -> Outputs:
+def pg_dump(url: str) -> str:
+    """Every table of the database (ours and the workflow engine's), as SQL text."""
+    done = subprocess.run(["pg_dump", "--no-owner", url], capture_output=True, check=True)
+    text = done.stdout.decode("utf-8", errors="replace")
+    assert "secret_audit" in text and "dbos" in text
+    return text
+
+
+def exercise(
+    server: ServerProcess, data_dir: Path, db: str | None, target: RecordingTarget
+) -> Outputs:
     out = Outputs()
-    made = CliRunner().invoke(app, ["token", "create", "--name", "ops", "--role", "admin",
-                                    "--data-dir", str(data_dir)])  # fmt: skip
+    args = ["token", "create", "--name", "ops", "--role", "admin", "--data-dir", str(data_dir)]
+    made = CliRunner().invoke(app, [*args, *(["--db", db] if db else [])])
     assert made.exit_code == 0, made.output
     admin = made.stdout.strip()
     out.texts["cli:login"] = invoke("login", server.url, "--token", admin)[1]
@@ -146,7 +164,8 @@ def test_no_canary_in_any_output(outputs: Outputs) -> None:
         if (found := find_leaks(text, canaries))
     }  # fmt: skip
     assert not leaks
-    database = "".join(t for n, t in outputs.texts.items() if n.startswith("file:reqflo.db"))
+    stored = ("file:reqflo.db", "postgresql-dump")
+    database = "".join(t for n, t in outputs.texts.items() if n.startswith(stored))
     assert outputs.run_id in database and "LEAK_SPECIAL" in database  # the scan reads it
 
 
