@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text, update
@@ -143,3 +144,36 @@ def test_the_audit_log_records_who_did_what_and_detects_tampering(
         session.execute(text("DELETE FROM secret_audit WHERE seq = 3"))
     gap = vault.verify_audit()
     assert not gap.ok and gap.problem is not None and "missing" in gap.problem
+
+
+def test_destroyed_ciphertexts_leave_no_copy_in_the_sqlite_files(tmp_path: Path) -> None:
+    store = Store.open(sqlite_url(tmp_path))
+    vault = SecretVault(store, os.urandom(32))
+    vault.put("e", "K", "value-" + os.urandom(8).hex(), "alice")
+    with store.session() as session:
+        row = session.get(SecretVersionRow, ("e", "K", 1))
+        assert row is not None and row.ciphertext and row.wrapped_key
+        sealed = [row.ciphertext, row.wrapped_key]
+
+    def files() -> bytes:
+        return b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+
+    assert all(blob in files() for blob in sealed)  # the check can fail
+    vault.destroy("e", "K", "alice")
+    assert not any(blob in files() for blob in sealed)
+    store.close()
+
+
+def test_concurrent_writers_keep_one_unbroken_chain(vault: SecretVault) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(worker: int) -> None:
+        for i in range(5):
+            vault.put(f"env{worker}", "K", f"v{i}", f"writer {worker}")
+            vault.resolve(f"env{worker}", "K", "runner", run_id=f"run-{worker}-{i}")
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(work, range(4)))
+    check = vault.verify_audit()
+    assert check.ok and check.entries == 40, check
+    assert {r.current_version for r in vault.secrets()} == {5}

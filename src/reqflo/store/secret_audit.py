@@ -6,7 +6,9 @@ entry's canonical JSON), `entries` (the admin query, newest first, with filters)
 `verify` (recomputes the chain: an edited, removed or reordered entry breaks it; the
 returned head hash lets an operator notice a truncated tail by comparing with a head
 noted earlier). Entries record who did what to which secret version, never a value.
-Concurrent appends collide on the sequence number; the writer retries its transaction.
+On PostgreSQL appends take a transaction-level advisory lock, so concurrent writers queue
+instead of colliding; on SQLite writes are serialised anyway. A collision that still
+happens fails on the sequence number's primary key and the writer retries its transaction.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from reqflo.store.secret_models import AUDIT_ACTIONS, AuditEntry, AuditRow
 
 GENESIS = "0" * 64
+AUDIT_LOCK = 0x5265_7166_6C61  # PostgreSQL advisory lock key of the audit chain
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ def entry_hash(prev_hash: str, seq: int, at: str, event: AuditEvent) -> str:
 def append(session: Session, event: AuditEvent) -> AuditEntry:
     if event.action not in AUDIT_ACTIONS:
         raise ValueError(f"unknown audit action '{event.action}'")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK})
     last = session.scalar(select(AuditRow).order_by(AuditRow.seq.desc()).limit(1))
     seq = last.seq + 1 if last else 1
     prev = last.hash if last else GENESIS

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,8 +102,16 @@ class SecretVault:
         return self._retrying(lambda s: self._mark(s, environment, name, actor, "disable"))
 
     def destroy(self, environment: str, name: str, actor: str) -> SecretRecord | None:
-        """Wipe every version's ciphertext and wrapped key; the secret stays disabled."""
-        return self._retrying(lambda s: self._mark(s, environment, name, actor, "destroy"))
+        """Wipe every version's ciphertext and wrapped key; the secret stays disabled.
+
+        On SQLite the old bytes are zeroed in the file (`secure_delete`) and the WAL is
+        checkpointed so no copy of them stays there either (PostgreSQL keeps dead row
+        versions until VACUUM)."""
+        record = self._retrying(lambda s: self._mark(s, environment, name, actor, "destroy"))
+        if record is not None and self.store.engine.dialect.name == "sqlite":
+            with self.store.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return record
 
     def _mark(self, session: Session, environment: str, name: str, actor: str,
               action: str) -> SecretRecord | None:  # fmt: skip
@@ -112,6 +120,8 @@ class SecretVault:
             return None
         row.disabled_at = row.disabled_at or now()
         if action == "destroy":
+            if session.get_bind().dialect.name == "sqlite":
+                session.execute(text("PRAGMA secure_delete = ON"))
             row.destroyed_at = row.destroyed_at or now()
             for version in self._version_rows(session, environment, name):
                 version.ciphertext = version.wrapped_key = version.key_id = None
