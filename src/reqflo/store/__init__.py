@@ -1,4 +1,5 @@
-"""The Cloud Runner's persistent state: artifacts, runs, instances, environments, tokens.
+"""The Cloud Runner's persistent state: artifacts, runs, instances, environments, tokens,
+secrets (encrypted, audited) and schedules.
 
 Modules:
 - `models`    — typed SQLAlchemy 2 tables.
@@ -7,6 +8,10 @@ Modules:
 - `records`   — frozen records the store returns.
 - `store`     — `Store`: small repository methods; tokens kept as SHA-256 digests.
 - `sink`      — `StoreSink`: the executor's `ResultSink`, idempotent writes.
+- `secret_models`, `secret_store`, `secret_audit` — `SecretVault`: envelope-encrypted,
+                versioned secrets and their hash-chained audit log.
+- `schedule_models`, `schedule_records`, `schedule_store` — schedules, claimed ticks,
+                runner settings, failure notifications.
 """
 
 from reqflo.store.database import make_engine, migrate, sqlite_url
