@@ -23,6 +23,7 @@ from pathlib import Path
 from reqflo.cloud.durable.keys import load_master_key
 from reqflo.runner.preflight import SecretSource
 from reqflo.secrets.local import LocalSecrets
+from reqflo.secrets.redact import PROCESS_REDACTOR
 from reqflo.store import Store
 from reqflo.store.secret_store import SecretVault
 
@@ -89,8 +90,12 @@ class CloudSecrets:
     def _lookup(self, name: str) -> str | None:
         found = self._vault().resolve(self.environment, name, self._actor, self.run_id)
         if found.known:
-            return found.value
-        return self._fallback.resolve(name) if self._fallback is not None else None
+            value = found.value
+        else:
+            value = self._fallback.resolve(name) if self._fallback is not None else None
+        if value:
+            PROCESS_REDACTOR.add(value)  # this process's logs mask it from now on
+        return value
 
 
 def cloud_secrets_for(opener: Callable[[], SecretVault], data_dir: Path,

@@ -27,6 +27,7 @@ from reqflo.cloud.app import create_app
 from reqflo.cloud.executor import ResultSink, RunExecutor
 from reqflo.cloud.inprocess import InProcessExecutor
 from reqflo.cloud.scheduler import start_scheduler
+from reqflo.secrets.redact import redact_process_logs
 from reqflo.store import Store, StoreSink, sqlite_url
 from reqflo.store.database import normalize_url
 
@@ -97,6 +98,7 @@ def make_executor(config: ServerConfig, sink: ResultSink) -> RunExecutor:
 
 
 def serve(config: ServerConfig) -> None:
+    redact_process_logs()  # every resolved secret is masked in every library's logs
     store = open_store(config)
     if config.executor == "inprocess":  # its runs died with the previous process
         lost = store.fail_unfinished("the server stopped before the run finished (in-process)")

@@ -52,6 +52,7 @@ import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 MASK = "[REDACTED]"
 MIN_ENCODED_SECRET_LENGTH = 4
@@ -224,6 +225,32 @@ class RedactingFilter(logging.Filter):
 
 
 _TRACEBACK_FORMATTER = logging.Formatter()
+
+# The service's process-wide redactor: every secret a server or worker resolves joins it,
+# and `redact_process_logs` makes every log record of every library pass through it.
+PROCESS_REDACTOR = Redactor()
+
+
+def redact_process_logs(redactor: Redactor = PROCESS_REDACTOR) -> None:
+    """Redact every log record of this process as it is created (idempotent).
+
+    A record factory, not a handler filter, so loggers and handlers that libraries set
+    up later (uvicorn, DBOS, SQLAlchemy) are covered too.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "reqflo_redacting", False):
+        return
+    redacting = RedactingFilter(redactor)
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        redacting.filter(record)
+        return record
+
+    factory.reqflo_redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 _STANDARD_RECORD_FIELDS = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
 )

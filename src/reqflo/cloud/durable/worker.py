@@ -24,6 +24,7 @@ from reqflo.cloud.durable.engine import EngineConfig
 from reqflo.cloud.durable.executor import DurableExecutor, default_executor_id
 from reqflo.cloud.durable.sinks import JsonlSink
 from reqflo.cloud.executor import ResultSink
+from reqflo.secrets.redact import redact_process_logs
 
 SinkFactory = Callable[[str, Path], ResultSink]
 
@@ -74,6 +75,7 @@ def run_worker(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    redact_process_logs()  # every resolved secret is masked in every library's logs
     data_dir: Path = args.data_dir
     config = EngineConfig(
         database_url=args.db,
