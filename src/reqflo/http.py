@@ -217,7 +217,7 @@ class AiohttpTransport:
         self, request: HttpRequest, cookies: AiohttpCookieStore, started: float
     ) -> HttpResponse:
         session = self._open()
-        current = _Hop(request.method.upper(), URL(request.url), request.headers, request.body)
+        current = Hop(request.method.upper(), URL(request.url), request.headers, request.body)
         origin = current.url.origin()
         set_cookies: dict[str, str] = {}
         for _hop in range(request.max_redirects + 1):
@@ -244,7 +244,7 @@ class AiohttpTransport:
     async def _exchange(
         self,
         session: aiohttp.ClientSession,
-        hop: _Hop,
+        hop: Hop,
         request: HttpRequest,
         cookies: AiohttpCookieStore,
         set_cookies: dict[str, str],
@@ -252,7 +252,7 @@ class AiohttpTransport:
         headers = list(hop.headers)
         jar_cookies = cookies.header_for(hop.url)
         if jar_cookies:
-            headers = _merge_cookie_header(headers, jar_cookies)
+            headers = merge_cookie_header(headers, jar_cookies)
         async with session.request(
             hop.method,
             hop.url,
@@ -277,13 +277,15 @@ class AiohttpTransport:
 
 
 @dataclass(frozen=True)
-class _Hop:
+class Hop:
+    """One request of a redirect chain (shared by every transport)."""
+
     method: str
     url: URL
     headers: tuple[tuple[str, str], ...]
     body: bytes | None
 
-    def redirect(self, status: int, target: URL, origin: URL) -> _Hop:
+    def redirect(self, status: int, target: URL, origin: URL) -> Hop:
         """The next hop: 301/302/303 turn into a body-less GET (HEAD stays HEAD)."""
         method, body, headers = self.method, self.body, self.headers
         if status in {301, 302, 303} and method != "HEAD":
@@ -291,10 +293,11 @@ class _Hop:
             headers = tuple((k, v) for k, v in headers if k.lower() not in _BODY_HEADERS)
         if target.origin() != origin:
             headers = tuple((k, v) for k, v in headers if k.lower() not in _CREDENTIAL_HEADERS)
-        return _Hop(method, target, headers, body)
+        return Hop(method, target, headers, body)
 
 
-def _merge_cookie_header(headers: list[tuple[str, str]], jar_cookies: str) -> list[tuple[str, str]]:
+def merge_cookie_header(headers: list[tuple[str, str]], jar_cookies: str) -> list[tuple[str, str]]:
+    """Append the store's cookies to an explicit `Cookie` header, or add one."""
     for i, (key, value) in enumerate(headers):
         if key.lower() == "cookie":
             headers[i] = (key, f"{value}; {jar_cookies}")

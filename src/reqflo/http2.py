@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
@@ -35,9 +34,11 @@ from reqflo.http import (
     REDIRECT_STATUSES,
     AiohttpCookieStore,
     CookieStore,
+    Hop,
     HttpRequest,
     HttpResponse,
     TransportError,
+    merge_cookie_header,
     transport_error,
 )
 
@@ -45,8 +46,6 @@ if TYPE_CHECKING:
     from http.client import HTTPResponse
     from urllib.request import Request
 
-_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
-_BODY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
 _VERSIONS = {"HTTP/2": "2", "HTTP/2.0": "2", "HTTP/1.1": "1.1", "HTTP/1.0": "1.0"}
 
 
@@ -132,7 +131,7 @@ class Http2Transport:
         self, request: HttpRequest, cookies: AiohttpCookieStore, started: float
     ) -> HttpResponse:
         client = self._client(request.verify_tls)
-        current = _Hop(request.method.upper(), URL(request.url), request.headers, request.body)
+        current = Hop(request.method.upper(), URL(request.url), request.headers, request.body)
         origin = current.url.origin()
         set_cookies: dict[str, str] = {}
         for _hop in range(request.max_redirects + 1):
@@ -155,14 +154,14 @@ class Http2Transport:
     async def _exchange(
         self,
         client: httpx.AsyncClient,
-        hop: _Hop,
+        hop: Hop,
         request: HttpRequest,
         cookies: AiohttpCookieStore,
     ) -> httpx.Response:
         headers = list(hop.headers)
         jar_cookies = cookies.header_for(hop.url)
         if jar_cookies:
-            headers = _with_cookie_header(headers, jar_cookies)
+            headers = merge_cookie_header(headers, jar_cookies)
         response = await client.request(
             hop.method,
             str(hop.url),
@@ -198,36 +197,6 @@ def _final_response(
         http_version=_VERSIONS.get(response.http_version, response.http_version),
         cookies=dict(set_cookies),
     )
-
-
-@dataclass(frozen=True)
-class _Hop:
-    """One request of a redirect chain (mirrors the private `reqflo.http._Hop`)."""
-
-    method: str
-    url: URL
-    headers: tuple[tuple[str, str], ...]
-    body: bytes | None
-
-    def redirect(self, status: int, target: URL, origin: URL) -> _Hop:
-        """The next hop: 301/302/303 turn into a body-less GET (HEAD stays HEAD)."""
-        method, body, headers = self.method, self.body, self.headers
-        if status in {301, 302, 303} and method != "HEAD":
-            method, body = "GET", None
-            headers = tuple((k, v) for k, v in headers if k.lower() not in _BODY_HEADERS)
-        if target.origin() != origin:
-            headers = tuple((k, v) for k, v in headers if k.lower() not in _CREDENTIAL_HEADERS)
-        return _Hop(method, target, headers, body)
-
-
-def _with_cookie_header(headers: list[tuple[str, str]], jar_cookies: str) -> list[tuple[str, str]]:
-    """Append the store's cookies to an explicit `Cookie` header, or add one."""
-    for i, (key, value) in enumerate(headers):
-        if key.lower() == "cookie":
-            headers[i] = (key, f"{value}; {jar_cookies}")
-            return headers
-    headers.append(("Cookie", jar_cookies))
-    return headers
 
 
 def http2_transport_error(exc: BaseException, request: HttpRequest) -> TransportError:
