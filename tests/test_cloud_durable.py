@@ -152,8 +152,9 @@ def queued(
 
 
 class Workers:
-    def __init__(self, db_url: str, data_dir: Path) -> None:
+    def __init__(self, db_url: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.db_url, self.data_dir = db_url, data_dir
+        self.env = env or {}  # overrides the defaults below
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, executor_id: str) -> subprocess.Popen[bytes]:
@@ -163,6 +164,7 @@ class Workers:
             "REQFLO_SECRET_TOKEN": CANARY,
             "REQFLO_MASTER_KEY": MASTER_KEY,
             "REQFLO_MAX_RECOVERY_ATTEMPTS": "3",
+            **self.env,
         }
         command = [sys.executable, "-m", "reqflo.cloud.durable.worker", "--db", self.db_url]
         command += ["--data-dir", str(self.data_dir), "--executor-id", executor_id]
