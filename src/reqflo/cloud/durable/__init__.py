@@ -5,6 +5,7 @@ Modules: `engine` (the `DurableEngine` protocol, `EngineConfig`, `APPLICATION_VE
 instance as checkpointable pieces and the re-send policy), `state` (serialisable
 instance state: saved steps and cookie jar), `jobs` (workflow inputs/outputs), `keys`
 (master key, AES-256-GCM sealing), `runtime` (per-process transport, secrets, caches),
-`liveness` (heartbeats and the dead-worker sweeper), `sinks` (a JSON Lines result
+`liveness` (heartbeats and the dead-worker sweeper), `cancel` (what a cancelled run
+reports: unfinished instances `cancelled`, a summary), `sinks` (a JSON Lines result
 sink), `executor` (`DurableExecutor`, the `RunExecutor`) and `worker` (process entry).
 """

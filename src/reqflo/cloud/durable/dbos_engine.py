@@ -46,6 +46,7 @@ from dbos._error import (
 )
 
 from reqflo.cloud.durable import instance
+from reqflo.cloud.durable.cancel import CancelledRun
 from reqflo.cloud.durable.engine import (
     APPLICATION_VERSION,
     INSTANCE_QUEUE,
@@ -264,6 +265,22 @@ def run_workflow(spec_data: dict[str, Any]) -> dict[str, Any]:
 _UNFINISHED = frozenset({"PENDING", "ENQUEUED", "DELAYED"})
 
 
+def _run_state(list_workflows: Any, run_id: str) -> CancelledRun | None:
+    """The run workflow's spec and creation time and its instance workflows' outcomes."""
+    found = list_workflows(workflow_ids=[run_id], load_output=False)
+    if not found or found[0].input is None:
+        return None
+    run = found[0]
+    spec = RunSpec.model_validate(run.input["args"][0])
+    children = list_workflows(workflow_id_prefix=f"{run_id}:", load_input=False)
+    return CancelledRun(
+        spec=spec,
+        created_at=(run.created_at or time.time() * 1000) / 1000,
+        finished=run.status == "SUCCESS",
+        children={c.workflow_id: (c.status, c.output) for c in children},
+    )
+
+
 class DbosEngine:
     """One per process (DBOS is a process-wide singleton)."""
 
@@ -303,7 +320,10 @@ class DbosEngine:
         with SetWorkflowID(spec.run_id):
             DBOS.enqueue_workflow(RUN_QUEUE, run_workflow, spec.model_dump(mode="json"))
 
-    def cancel(self, run_id: str) -> None:
+    def cancel(self, run_id: str) -> CancelledRun | None:
+        before = _run_state(DBOS.list_workflows, run_id)
+        if before is None or before.finished:
+            return before
         DBOS.cancel_workflow(run_id)
         children = DBOS.list_workflows(
             workflow_id_prefix=f"{run_id}:", load_input=False, load_output=False
@@ -311,6 +331,7 @@ class DbosEngine:
         unfinished = [c.workflow_id for c in children if c.status in _UNFINISHED]
         if unfinished:
             DBOS.cancel_workflows(unfinished)
+        return _run_state(DBOS.list_workflows, run_id)
 
     def recover(self, executor_ids: list[str]) -> int:
         return len(DBOS._recover_pending_workflows(executor_ids))
@@ -351,8 +372,12 @@ class DbosSubmitter:
         }
         self._client.enqueue(options, spec.model_dump(mode="json"))
 
-    def cancel(self, run_id: str) -> None:
+    def cancel(self, run_id: str) -> CancelledRun | None:
+        before = _run_state(self._client.list_workflows, run_id)
+        if before is None or before.finished:
+            return before
         self._client.cancel_workflow(run_id, cancel_children=True)
+        return _run_state(self._client.list_workflows, run_id)
 
     def recover(self, executor_ids: list[str]) -> int:
         return 0

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from reqflo import __version__
 from reqflo.artifact import SCHEMA_VERSION
+from reqflo.cloud.durable.cancel import CancelledRun
 from reqflo.cloud.durable.jobs import RunSpec
 
 APPLICATION_VERSION = f"reqflo-{__version__}-plan{SCHEMA_VERSION}"
@@ -41,8 +42,9 @@ class DurableEngine(Protocol):
     def submit(self, spec: RunSpec) -> None:
         """Enqueue the run's workflow; a second submit of the same run_id is a no-op."""
 
-    def cancel(self, run_id: str) -> None:
-        """Cancel the run's workflow and every instance workflow not finished yet."""
+    def cancel(self, run_id: str) -> CancelledRun | None:
+        """Cancel the run's workflow and every instance workflow not finished yet; what the
+        engine knows of the run afterwards (None: no such run)."""
 
     def recover(self, executor_ids: list[str]) -> int:
         """Hand the pending workflows of dead executors back to the queues; how many."""

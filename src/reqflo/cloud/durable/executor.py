@@ -23,6 +23,7 @@ import os
 import socket
 import uuid
 
+from reqflo.cloud.durable.cancel import report_cancelled
 from reqflo.cloud.durable.dbos_engine import DbosEngine, DbosSubmitter
 from reqflo.cloud.durable.engine import DurableEngine, EngineConfig
 from reqflo.cloud.durable.jobs import RunSpec
@@ -55,6 +56,7 @@ class DurableExecutor:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         sealer = Sealer(load_master_key(config.data_dir))
         self.config = config
+        self.sink = sink
         self.liveness: Liveness | None = None
         self._vault: VaultOpener | None = None
         if not worker:
@@ -86,7 +88,11 @@ class DurableExecutor:
         self.engine.submit(RunSpec.of(run))
 
     def cancel(self, run_id: str) -> None:
-        self.engine.cancel(run_id)
+        """Stop the run's workflows, then report every unfinished instance as `cancelled`
+        and a run summary to the sink (idempotent; a finished run is left as it is)."""
+        cancelled = self.engine.cancel(run_id)
+        if cancelled is not None:
+            report_cancelled(cancelled, self.sink)
 
     def close(self) -> None:
         try:
