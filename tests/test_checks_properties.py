@@ -21,8 +21,9 @@ from reqflo.http import HttpResponse
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
     max_leaves=12,
 )
 bodies = json_values.map(lambda v: json.dumps(v).encode()) | st.binary(max_size=64)
@@ -55,10 +56,15 @@ def make_response(body: bytes, status: int = 200, elapsed: float = 10.0) -> Http
 def test_evaluate_assertion_never_raises(
     kind: str, operator: str, path: str, expected: Any, body: bytes, status: int
 ) -> None:
-    assertion = AssertionPlan.model_validate({
-        "type": kind, "operator": operator, "path": path, "key": "a",
-        "json_schema": {"type": "object"} if kind == "json_schema" else None,
-    })
+    assertion = AssertionPlan.model_validate(
+        {
+            "type": kind,
+            "operator": operator,
+            "path": path,
+            "key": "a",
+            "json_schema": {"type": "object"} if kind == "json_schema" else None,
+        }
+    )
     result = evaluate_assertion(0, assertion, make_response(body, status), expected, {"a": 1})
     assert result.passed or result.message
     assert not result.passed or result.message == ""
@@ -91,8 +97,9 @@ def test_numbers_equal_their_text(number: int | float) -> None:
 def test_not_equals_is_the_negation_of_equals(value: Any, expected: Any) -> None:
     response = make_response(json.dumps({"v": value}).encode())
     results = [
-        evaluate_assertion(0, AssertionPlan(type="json_path", path="$.v", operator=op),
-                           response, expected, {})
+        evaluate_assertion(
+            0, AssertionPlan(type="json_path", path="$.v", operator=op), response, expected, {}
+        )
         for op in ("equals", "not_equals")
     ]
     assert results[0].passed is not results[1].passed

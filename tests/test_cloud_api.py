@@ -151,15 +151,32 @@ ROUTES = [  # (method, path, least role)
     ("DELETE", "/api/v1/tokens/x", "admin"),
     ("GET", "/metrics", "viewer"),
     ("GET", "/api/v1/workers", "viewer"),
-    *[(m, f"/api/v1/schedules{p}", r) for m, p, r in (  # schedules (issue 7)
-        ("POST", "", "editor"), ("GET", "", "viewer"), ("GET", "/s", "viewer"),
-        ("PATCH", "/s", "editor"), ("POST", "/s/pause", "editor"),
-        ("POST", "/s/resume", "editor"), ("DELETE", "/s", "editor"))],
+    *[
+        (m, f"/api/v1/schedules{p}", r)
+        for m, p, r in (  # schedules (issue 7)
+            ("POST", "", "editor"),
+            ("GET", "", "viewer"),
+            ("GET", "/s", "viewer"),
+            ("PATCH", "/s", "editor"),
+            ("POST", "/s/pause", "editor"),
+            ("POST", "/s/resume", "editor"),
+            ("DELETE", "/s", "editor"),
+        )
+    ],
     ("GET", "/api/v1/settings", "viewer"),
     ("PUT", "/api/v1/settings", "admin"),
-    *[(m, f"/api/v1/secrets{p}", "admin") for m, p in (  # cloud-managed secrets: admin only
-        ("GET", ""), ("GET", "/audit"), ("GET", "/audit/verify"), ("PUT", "/e/S"),
-        ("GET", "/e/S/versions"), ("POST", "/e/S/disable"), ("POST", "/e/S/destroy"))],
+    *[
+        (m, f"/api/v1/secrets{p}", "admin")
+        for m, p in (  # cloud-managed secrets: admin only
+            ("GET", ""),
+            ("GET", "/audit"),
+            ("GET", "/audit/verify"),
+            ("PUT", "/e/S"),
+            ("GET", "/e/S/versions"),
+            ("POST", "/e/S/disable"),
+            ("POST", "/e/S/destroy"),
+        )
+    ],
 ]
 RANK = ["viewer", "editor", "admin"]
 JSON = {"Content-Type": "application/json"}
@@ -374,9 +391,7 @@ journey:
 """
 
 
-def test_me_is_the_identity_of_the_token_that_started_the_run(
-    api: Api, tmp_path: Path
-) -> None:
+def test_me_is_the_identity_of_the_token_that_started_the_run(api: Api, tmp_path: Path) -> None:
     artifact = journey_artifact(tmp_path, "me", ME)
     api.store.put_artifact(artifact)
     run = api.wait(submit(api, artifact_id=artifact.id).json()["id"])

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from reqflo.secrets.redact import MASK, Redactor
 
-PIECES = st.text(alphabet="ab[]RED:/ +=&%é\\\"x9-_.~", min_size=1, max_size=10)
+PIECES = st.text(alphabet='ab[]RED:/ +=&%é\\"x9-_.~', min_size=1, max_size=10)
 
 
 def encodings(secret: str) -> list[str]:

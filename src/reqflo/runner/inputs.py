@@ -25,6 +25,7 @@ from reqflo.diagnostics import RunSetupError
 
 __all__ = ["InputTypeError", "convert_value", "prepare_inputs"]
 
+
 def prepare_inputs(
     declared: Sequence[InputPlan], values: Mapping[str, Any], where: str = ""
 ) -> dict[str, Any]:
