@@ -31,6 +31,36 @@ def test_flags_win_over_environment_over_defaults(
         ServerConfig.resolve(executor="threads")
 
 
+def test_the_config_file_sits_between_environment_and_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("REQFLO_HOME", str(home))
+    for name in ("REQFLO_DB_URL", "REQFLO_SERVER_DATA_DIR", "REQFLO_SERVER_PORT",
+                 "REQFLO_SERVER_HOST", "REQFLO_EXECUTOR", "REQFLO_SERVER_CONFIG"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    (home / "server.toml").write_text(
+        f'data_dir = "{tmp_path / "data"}"\nport = 8800\nhost = "0.0.0.0"\nexecutor = "inprocess"\n'
+    )
+    from_file = ServerConfig.resolve()
+    assert (from_file.data_dir, from_file.port, from_file.host) == (
+        tmp_path / "data",
+        8800,
+        "0.0.0.0",
+    )
+    assert from_file.db_url == sqlite_url(tmp_path / "data")
+    monkeypatch.setenv("REQFLO_SERVER_PORT", "9000")
+    assert ServerConfig.resolve().port == 9000
+    assert ServerConfig.resolve(port=1).port == 1
+    (home / "server.toml").write_text("prot = 1\n")
+    with pytest.raises(ValueError, match="unknown keys prot"):
+        ServerConfig.resolve()
+    monkeypatch.setenv("REQFLO_SERVER_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ValueError, match="does not exist"):
+        ServerConfig.resolve()
+
+
 def test_login_is_private_and_environment_overrides_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

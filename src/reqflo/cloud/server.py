@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,17 +53,25 @@ class ServerConfig:
         port: int | None = None,
         executor: str | None = None,
     ) -> ServerConfig:
-        """Flags win over environment variables, which win over defaults."""
+        """Flags win over environment variables, which win over the config file
+        (`$REQFLO_SERVER_CONFIG`, else `$REQFLO_HOME/server.toml`), then defaults."""
         env = os.environ
-        folder = data_dir or Path(env.get("REQFLO_SERVER_DATA_DIR") or reqflo_home() / "server")
-        chosen = executor or env.get("REQFLO_EXECUTOR") or default_executor()
+        file = config_file_values()
+        folder = (
+            data_dir
+            or _path(env.get("REQFLO_SERVER_DATA_DIR") or file.get("data_dir"))
+            or reqflo_home() / "server"
+        )
+        chosen = (
+            executor or env.get("REQFLO_EXECUTOR") or file.get("executor") or default_executor()
+        )
         if chosen not in EXECUTORS:
             raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, not '{chosen}'")
         return cls(
             data_dir=folder,
-            db_url=db_url or env.get("REQFLO_DB_URL") or sqlite_url(folder),
-            host=host or env.get("REQFLO_SERVER_HOST") or "127.0.0.1",
-            port=port or int(env.get("REQFLO_SERVER_PORT") or 8787),
+            db_url=db_url or env.get("REQFLO_DB_URL") or file.get("db_url") or sqlite_url(folder),
+            host=host or env.get("REQFLO_SERVER_HOST") or file.get("host") or "127.0.0.1",
+            port=port or int(env.get("REQFLO_SERVER_PORT") or file.get("port") or 8787),
             executor=chosen,
         )
 
@@ -81,6 +90,32 @@ def open_store(config: ServerConfig) -> Store:
 def store_sink(database_url: str, data_dir: Path) -> ResultSink:
     """The sink durable workers report to: the same store the API reads."""
     return StoreSink(Store.open(database_url))
+
+
+CONFIG_KEYS = frozenset({"data_dir", "db_url", "host", "port", "executor"})
+
+
+def config_file_values() -> dict[str, str]:
+    """The server's TOML config file, if there is one (unknown keys are an error)."""
+    path = Path(os.environ.get("REQFLO_SERVER_CONFIG") or reqflo_home() / "server.toml")
+    if not path.is_file():
+        if os.environ.get("REQFLO_SERVER_CONFIG"):
+            raise ValueError(f"config file {path} does not exist")
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(document) - CONFIG_KEYS)
+    if unknown:
+        raise ValueError(
+            f"{path}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(CONFIG_KEYS))}"
+        )
+    return {key: str(value) for key, value in document.items()}
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None
 
 
 def make_executor(config: ServerConfig, sink: ResultSink) -> RunExecutor:
