@@ -433,6 +433,9 @@ def test_fail_fast_starts_no_new_instance_after_a_failure(
     ran = [i for i in report["instances"] if i["steps"]]
     assert [i["key"] for i in ran] == ["row-1"]
     assert ran[0]["status"] == "failed"
+    rest = [i for i in report["instances"] if not i["steps"]]
+    assert [i["status"] for i in rest] == ["cancelled"] * len(ROWS)  # reported, not dropped
+    assert report["summary"]["cancelled"] == len(ROWS)
     result, report = run_json(cli, tmp_path / "r2.json", *base)
     assert result.exit_code == 1
     assert [i["status"] for i in report["instances"]] == ["failed"] + ["passed"] * len(ROWS)

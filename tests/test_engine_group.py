@@ -125,7 +125,11 @@ async def test_async_rows_and_fail_fast_stop_scheduling(transport: AiohttpTransp
         summary = await run_group(artifact, rows(), ctx, reporter)
     assert summary.errored == 1
     assert summary.status == "error"
-    assert summary.total < 10 and pulled < 10
+    started = [r for r in reporter.instances() if r.status != "cancelled"]
+    assert len(started) < 10  # no new instance started after the failure
+    assert summary.total == pulled == 100 and summary.cancelled == 100 - len(started)
+    cancelled = [r for r in reporter.instances() if r.status == "cancelled"]
+    assert all(r.error and r.error.code == "cancelled" and not r.steps for r in cancelled)
     failed = [r for r in reporter.instances() if r.status == "error"]
     assert failed[0].error is not None
     assert failed[0].error.message == "missing required input 'user' (row 3)"

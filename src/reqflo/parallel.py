@@ -90,7 +90,7 @@ def _work(
 
 
 def _merge(queue: Any, workers: int, reporter: Any) -> dict[str, int]:
-    counts = {"passed": 0, "failed": 0, "error": 0}
+    counts = {"passed": 0, "failed": 0, "error": 0, "cancelled": 0}
     finished = 0
     while finished < workers:
         kind, payload = queue.get()
@@ -107,9 +107,11 @@ def _merge(queue: Any, workers: int, reporter: Any) -> dict[str, int]:
 
 def _summary(started: RunStarted, total: int, counts: dict[str, int], clock: float) -> RunSummary:
     passed, failed, errored = counts["passed"], counts["failed"], counts["error"]
+    cancelled = counts["cancelled"]
     return RunSummary(
         run_id=started.run_id, artifact_id=started.artifact_id, journey=started.journey,
         environment=started.environment, status=summarize_status(passed, failed, errored),
-        total=passed + failed + errored, passed=passed, failed=failed, errored=errored,
+        total=passed + failed + errored + cancelled, passed=passed, failed=failed,
+        errored=errored, cancelled=cancelled,
         started_at=started.started_at, duration_ms=(time.perf_counter() - clock) * 1000,
     )  # fmt: skip

@@ -65,7 +65,7 @@ class ConsoleReporter:
         self.plain_progress_every_s = plain_progress_every_s
         self._single = True
         self._total: int | None = 1
-        self._counts = {"passed": 0, "failed": 0, "errored": 0}
+        self._counts = {"passed": 0, "failed": 0, "errored": 0, "cancelled": 0}
         self._step_counts: dict[str, int] = {}
         self._details_shown = 0
         self._details_hidden = 0
@@ -139,7 +139,9 @@ class ConsoleReporter:
             self._print_failed_instance(instance)
 
     def _count(self, instance: InstanceResult) -> None:
-        key = {"passed": "passed", "failed": "failed"}.get(instance.status, "errored")
+        key = {"passed": "passed", "failed": "failed", "cancelled": "cancelled"}.get(
+            instance.status, "errored"
+        )
         self._counts[key] += 1
 
     def _print_instance_extras(self, instance: InstanceResult) -> None:

@@ -225,7 +225,8 @@ def summary_line(summary: RunSummary, step_counts: dict[str, int] | None) -> Tex
         line.append(f" · {total} step{'s' if total != 1 else ''}: ")
         _append_counts(line, step_counts)
     else:
-        counts = {"passed": summary.passed, "failed": summary.failed, "error": summary.errored}
+        counts = {"passed": summary.passed, "failed": summary.failed, "error": summary.errored,
+                  "cancelled": summary.cancelled}  # fmt: skip
         line.append(f" · {summary.total} instance{'s' if summary.total != 1 else ''}: ")
         _append_counts(line, counts)
     line.append(f" · {format_duration(summary.duration_ms)}", style="dim")

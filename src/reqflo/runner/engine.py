@@ -62,6 +62,7 @@ from reqflo.runner.results import (
     InstanceResult,
     InstanceStatus,
     RunSummary,
+    StepError,
     StepResult,
     StepStatus,
     summarize_status,
@@ -220,18 +221,21 @@ class _Tally:
     passed: int = 0
     failed: int = 0
     errored: int = 0
+    cancelled: int = 0
 
     def add(self, status: InstanceStatus) -> None:
         if status == "passed":
             self.passed += 1
         elif status == "failed":
             self.failed += 1
+        elif status == "cancelled":
+            self.cancelled += 1
         else:
             self.errored += 1
 
     @property
     def total(self) -> int:
-        return self.passed + self.failed + self.errored
+        return self.passed + self.failed + self.errored + self.cancelled
 
 
 async def run_group(
@@ -266,6 +270,7 @@ async def run_group(
         passed=tally.passed,
         failed=tally.failed,
         errored=tally.errored,
+        cancelled=tally.cancelled,
         started_at=started_at,
         duration_ms=_ms_since(clock),
     )
@@ -300,7 +305,21 @@ class _GroupRun:
                 worker.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             raise
+        if self.stopped:
+            await self._report_not_started()
         return self.tally
+
+    async def _report_not_started(self) -> None:
+        """After --fail-fast: every remaining row is reported `cancelled`, never dropped."""
+        error = StepError(code="cancelled", message="not started: --fail-fast stopped the run")
+        async for row in self.rows:
+            spec = row if isinstance(row, InstanceSpec) else InstanceSpec(row)
+            index = self.next_index if spec.index is None else spec.index
+            self.next_index += 1
+            key = spec.key or self._key(spec.values, index)
+            result = InstanceResult(index=index, key=key, status="cancelled", error=error)
+            self.reporter.handle(InstanceFinished(result=result))
+            self.tally.add("cancelled")
 
     async def _next_row(self) -> tuple[int, Row] | None:
         async with self.lock:

@@ -143,6 +143,7 @@ class RunSummary(Frozen):
     errored: int
     started_at: float
     duration_ms: float
+    cancelled: int = 0  # rows never started (--fail-fast stopped the run, or a cancel)
 
 
 def summarize_status(passed: int, failed: int, errored: int, indeterminate: int = 0) -> str:
