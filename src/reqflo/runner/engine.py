@@ -105,6 +105,10 @@ class RunContext:
     body_limit: int = BODY_LIMIT
     tokens: OAuthTokens = field(default_factory=OAuthTokens)
     redactors: SharedRedactors = field(default_factory=SharedRedactors)
+    # cloud runner settings (reqflo.runner.step "Run-wide limits"); defaults: no limit
+    step_timeout_seconds: float | None = None
+    transport_retries: int = 0
+    transport_retry_backoff_seconds: float = 0.0
 
 
 # ---------------------------------------------------------------- one instance
@@ -173,7 +177,11 @@ async def run_instance(
 async def _run_steps(
     artifact: Artifact, index: int, ctx: RunContext, state: InstanceState, emit: Emit
 ) -> list[StepResult]:
-    deps = StepDeps(artifact, ctx.transport, ctx.base_dir, ctx.tokens, ctx.body_limit)
+    deps = StepDeps(
+        artifact, ctx.transport, ctx.base_dir, ctx.tokens, ctx.body_limit,
+        step_timeout_s=ctx.step_timeout_seconds, transport_retries=ctx.transport_retries,
+        transport_retry_backoff_s=ctx.transport_retry_backoff_seconds,
+    )  # fmt: skip
     results: list[StepResult] = []
     for step_index, step in enumerate(artifact.plan.steps):
         emit(StepStarted(instance=index, step=step_index, step_id=step.id))

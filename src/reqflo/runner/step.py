@@ -10,6 +10,12 @@ Attempt semantics: an attempt is *done* when it has no error, no output is missi
 backoff (`constant`: ×1, `linear`: ×n, `exponential`: ×2ⁿ⁻¹, capped at `max_interval_ms`)
 and tries again. Transport errors are retried; errors that cannot change between
 attempts (an unresolved reference, an invalid request) are not. Every attempt is kept.
+
+Run-wide limits (cloud runner settings, carried in `StepDeps`; the defaults change
+nothing): `step_timeout_s` caps every request's timeout (a smaller step timeout wins);
+`transport_retries` grants that many extra attempts, each after
+`transport_retry_backoff_s`, once the step's own attempts are used up and the last one
+ended in a transport error (`TRANSPORT_ERROR_CODES`).
 An output marked `secret: true` joins the instance's redactor as soon as it is extracted,
 before any evidence of that response is recorded. An output that cannot be extracted
 (and has no default) is noted in the instance log and counts as "not done" for retry.
@@ -20,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,6 +58,7 @@ from reqflo.values import (
 
 _FALSY_TEXT = frozenset({"", "false", "0", "no", "off", "null", "none"})
 _FINAL_CODES = frozenset({"unresolved-reference", "invalid-request"})
+TRANSPORT_ERROR_CODES = frozenset({"connection-error", "timeout", "tls-error", "invalid-response"})
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ class StepDeps:
     base_dir: Path
     tokens: OAuthTokens
     body_limit: int = BODY_LIMIT
+    step_timeout_s: float | None = None  # cap on every request's timeout; None: no cap
+    transport_retries: int = 0  # extra attempts after transport errors
+    transport_retry_backoff_s: float = 0.0
 
 
 @dataclass
@@ -96,14 +106,26 @@ async def run_step(index: int, deps: StepDeps, state: InstanceState) -> StepResu
             index=index, id=step.id, name=step.name, status="skipped", skipped_reason=skip_reason
         )
     attempts: list[Attempt] = []
-    for number in range(1, max(1, step.retry.attempts) + 1):
+    planned, extra = max(1, step.retry.attempts), deps.transport_retries
+    while True:
+        number = len(attempts) + 1
         outcome = await _attempt(step, index, number, deps, state)
         attempts.append(outcome.attempt)
         if outcome.final or _done(outcome, step.retry):
             break
-        if number < step.retry.attempts:
+        if number < planned:
             await asyncio.sleep(retry_delay_ms(step.retry, number) / 1000)
+        elif extra > 0 and _transport_failed(outcome):
+            extra -= 1
+            await asyncio.sleep(deps.transport_retry_backoff_s)
+        else:
+            break
     return _finish(step, index, state, attempts, outcome, started)
+
+
+def _transport_failed(outcome: _Outcome) -> bool:
+    error = outcome.attempt.error
+    return error is not None and error.code in TRANSPORT_ERROR_CODES
 
 
 def _skip_reason(step: StepPlan, state: InstanceState) -> str | Attempt | None:
@@ -157,6 +179,7 @@ async def _attempt(
     redactor = state.redactor
     try:
         request = await build_request(step.request, state.scope, _build_context(deps, state))
+        request = capped_timeout(request, deps.step_timeout_s)
     except (UnresolvedReference, BuildError, TransportError, ValueError, TypeError) as exc:
         code = _build_error_code(exc)
         error = step_error(code, f"building the request: {exc}", redactor)
@@ -180,6 +203,13 @@ async def _attempt(
         started_at=started_at,
     )
     return _Outcome(attempt, response, outputs, complete)
+
+
+def capped_timeout(request: HttpRequest, cap_s: float | None) -> HttpRequest:
+    """The request with its timeout capped at `cap_s` (None: unchanged)."""
+    if cap_s is None or request.timeout_s <= cap_s:
+        return request
+    return replace(request, timeout_s=cap_s)
 
 
 def _build_error_code(exc: Exception) -> str:
