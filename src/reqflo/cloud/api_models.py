@@ -28,7 +28,8 @@ class RunRequest(Request):
     rows: list[dict[str, Any]] | None = Field(default=None, max_length=100_000)
     data_key: str | None = None
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
-    concurrency: int = Field(default=10, ge=1, le=1000)
+    # None: the runner settings' concurrency for the journey (default_concurrency: 10)
+    concurrency: int | None = Field(default=None, ge=1, le=1000)
 
 
 class EnvironmentRequest(Request):

@@ -1,7 +1,9 @@
 """Run routes: submit (idempotency key), list with filters, read with results, cancel, rerun.
 
 A duplicate idempotency key from the same token answers 200 with the run it created
-the first time; a new run answers 201 and is handed to the executor.
+the first time; a new run answers 201 and is handed to the executor. A request without
+`concurrency` gets the runner settings' concurrency for its journey; every run (and
+rerun) carries the runner settings' step limits read when it is queued.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from reqflo.cloud.api_submit import (
 )
 from reqflo.cloud.auth import Editor, require
 from reqflo.store import NewRun, RunFilter, RunRecord
+from reqflo.store.schedule_store import ScheduleStore
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 Status = Literal["queued", "running", "passed", "failed", "error", "indeterminate", "cancelled"]
@@ -41,16 +44,18 @@ def submit_run(
     artifact = load_artifact(deps.store, body.artifact_id)
     env = load_environment(deps.store, body.environment)
     check_request(artifact, body.case, body.inputs, body.rows, body.data_key)
+    settings, journey = ScheduleStore(deps.store).settings(), artifact.plan.journey.name
+    concurrency = body.concurrency or settings.concurrency_for(journey)
     new = NewRun(
-        artifact_id=artifact.id, journey=artifact.plan.journey.name,
+        artifact_id=artifact.id, journey=journey,
         environment=body.environment, requested_by=token.id,
         instances=len(body.rows) if body.rows is not None else 1,
-        concurrency=body.concurrency, case=body.case, inputs=body.inputs, rows=body.rows,
+        concurrency=concurrency, case=body.case, inputs=body.inputs, rows=body.rows,
         data_key=body.data_key, idempotency_key=body.idempotency_key,
     )  # fmt: skip
     record, created = deps.store.create_run(new)
     if created:
-        deps.executor.submit(queued_run(record, artifact, env, identity(token)))
+        deps.executor.submit(queued_run(record, artifact, env, identity(token), settings))
         deps.metrics.run_event("submitted")
     else:
         response.status_code = 200
@@ -116,6 +121,7 @@ def rerun(
         trigger="rerun", rerun_of=old.id,
     )  # fmt: skip
     record, _ = deps.store.create_run(new)
-    deps.executor.submit(queued_run(record, artifact, env, identity(token)))
+    settings = ScheduleStore(deps.store).settings()
+    deps.executor.submit(queued_run(record, artifact, env, identity(token), settings))
     deps.metrics.run_event("rerun")
     return RunOut.of(record)

@@ -4,6 +4,8 @@ Owns the precise 4xx answers for unknown artifacts (404), environments (404), ca
 undeclared inputs (422), and the merge of values in the spec's order, lowest first:
 environment (for declared inputs) < case < inputs < data row. A rerun goes through the
 same function with the stored request, so it runs exactly what the first run ran.
+`queued_run` also carries the runner settings' step limits (step timeout cap, transport
+retries), read from the store when the run is queued.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from reqflo.artifact import Artifact
 from reqflo.cloud.executor import QueuedInstance, QueuedRun
 from reqflo.diagnostics import did_you_mean
 from reqflo.store import RunRecord, Store, TokenRecord
+from reqflo.store.schedule_records import RunnerSettings
 from reqflo.values import to_text
 
 
@@ -72,9 +75,14 @@ def identity(token: TokenRecord) -> dict[str, Any]:
 
 
 def queued_run(
-    record: RunRecord, artifact: Artifact, env: dict[str, Any], me: dict[str, Any] | None = None
+    record: RunRecord,
+    artifact: Artifact,
+    env: dict[str, Any],
+    me: dict[str, Any] | None = None,
+    settings: RunnerSettings | None = None,
 ) -> QueuedRun:
-    """The executor's view of a stored run."""
+    """The executor's view of a stored run, with the step limits of `settings`."""
+    settings = settings or RunnerSettings()
     declared = {i.name for i in artifact.plan.inputs}
     base = {k: v for k, v in env.items() if k in declared}
     if record.case is not None:
@@ -96,6 +104,9 @@ def queued_run(
         env=env,
         concurrency=record.concurrency,
         me=me or {},
+        step_timeout_seconds=settings.step_timeout_seconds,
+        transport_retries=settings.transport_retries,
+        transport_retry_backoff_seconds=settings.transport_retry_backoff_seconds,
     )
 
 

@@ -32,6 +32,10 @@ class QueuedRun:
     env: dict[str, Any]  # the environment's values (from the service's store)
     concurrency: int = 10
     me: dict[str, Any] = field(default_factory=dict)  # who runs it: the API token's identity
+    # runner settings read when the run was queued (reqflo.runner.engine.RunContext)
+    step_timeout_seconds: float | None = None
+    transport_retries: int = 0
+    transport_retry_backoff_seconds: float = 0.0
 
 
 class ResultSink(Protocol):

@@ -128,6 +128,9 @@ class InProcessExecutor:
             concurrency=run.concurrency,
             run_id=run.run_id,
             base_dir=self.data_dir,
+            step_timeout_seconds=run.step_timeout_seconds,
+            transport_retries=run.transport_retries,
+            transport_retry_backoff_seconds=run.transport_retry_backoff_seconds,
         )
         rows = [InstanceSpec(values=i.values, key=i.key) for i in run.instances]
         try:

@@ -12,7 +12,8 @@ thread, or called directly by tests with an injected `clock`):
    the schedule's webhook (reqflo.cloud.webhooks), claimed by one server;
 3. runs running longer than `max_run_seconds` are cancelled (store and executor);
 4. result retention (runner settings) prunes finished runs, at most once a minute.
-Scheduled runs use the runner settings' concurrency for their journey.
+Scheduled runs use the runner settings' concurrency for their journey and their step
+limits (step timeout cap, transport retries).
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ class Scheduler:
             return None  # another server claimed this tick
         me = {"id": schedule.created_by, "name": f"schedule {schedule.name}",
               "user": f"schedule:{schedule.name}", "role": "schedule"}  # fmt: skip
-        self.executor.submit(queued_run(record, artifact, env.values if env else {}, me))
+        env_values = env.values if env else {}
+        self.executor.submit(queued_run(record, artifact, env_values, me, settings))
         log.info("schedule %s fired run %s for %s", schedule.name, record.id, tick.isoformat())
         return record
 

@@ -116,7 +116,12 @@ async def _run_one_async(
     cookies = rt.transport.new_cookie_store()
     run = run_identity(job.run_id, job.row.index, job.row.key)
     state = restore(snapshot, plan, job.env, secrets, redactor, cookies, job.me, run)
-    deps = StepDeps(job.artifact, rt.transport, rt.base_dir, tokens)
+    limits = job.limits
+    deps = StepDeps(
+        job.artifact, rt.transport, rt.base_dir, tokens,
+        step_timeout_s=limits.step_timeout_seconds, transport_retries=limits.transport_retries,
+        transport_retry_backoff_s=limits.transport_retry_backoff_seconds,
+    )  # fmt: skip
     try:
         result = await run_step(step_index, deps, state)
     except Exception as exc:  # a bug must not leave the instance pending

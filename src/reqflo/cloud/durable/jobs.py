@@ -1,9 +1,10 @@
 """What the durable workflows take and return, as JSON-ready models.
 
 Owns `RunSpec` (a queued run: artifact, environment and its values, per-run concurrency,
-the instances), `InstanceJob` (one instance of a run), `Prepared` (the outcome of the
-pre-flight checks), `Exchange` (the outcome of one checkpointed step) and the stable
-child workflow id `instance_workflow_id(run_id, index)` == `"{run_id}:{index}"`.
+the runner-settings limits in `StepLimits`, the instances), `InstanceJob` (one instance
+of a run), `Prepared` (the outcome of the pre-flight checks), `Exchange` (the outcome of
+one checkpointed step) and the stable child workflow id
+`instance_workflow_id(run_id, index)` == `"{run_id}:{index}"`.
 None of them ever holds a secret value.
 """
 
@@ -23,6 +24,22 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class StepLimits(_Model):
+    """Runner settings every step of a run obeys (reqflo.runner.step "Run-wide limits")."""
+
+    step_timeout_seconds: float | None = None
+    transport_retries: int = 0
+    transport_retry_backoff_seconds: float = 0.0
+
+    @classmethod
+    def of(cls, run: QueuedRun) -> StepLimits:
+        return cls(
+            step_timeout_seconds=run.step_timeout_seconds,
+            transport_retries=run.transport_retries,
+            transport_retry_backoff_seconds=run.transport_retry_backoff_seconds,
+        )
+
+
 class JobRow(_Model):
     index: int
     key: str
@@ -36,6 +53,7 @@ class RunSpec(_Model):
     env: dict[str, Any]
     concurrency: int = 10
     me: dict[str, Any] = {}
+    limits: StepLimits = StepLimits()
     rows: tuple[JobRow, ...]
 
     @classmethod
@@ -47,6 +65,7 @@ class RunSpec(_Model):
             env=dict(run.env),
             concurrency=max(1, run.concurrency),
             me=dict(run.me),
+            limits=StepLimits.of(run),
             rows=tuple(
                 JobRow(index=i.index, key=i.key, values=dict(i.values)) for i in run.instances
             ),
@@ -59,6 +78,7 @@ class InstanceJob(_Model):
     environment: str | None = None
     env: dict[str, Any]
     me: dict[str, Any] = {}
+    limits: StepLimits = StepLimits()
     row: JobRow
 
     @property
@@ -74,6 +94,7 @@ def jobs_of(spec: RunSpec) -> list[InstanceJob]:
             environment=spec.environment,
             env=spec.env,
             me=spec.me,
+            limits=spec.limits,
             row=row,
         )
         for row in spec.rows
