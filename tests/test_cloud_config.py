@@ -98,3 +98,12 @@ def test_unfinished_runs_can_be_ended(tmp_path: Path) -> None:
     ended = store.run(run.id)
     assert ended is not None and (ended.status, ended.error) == ("error", "gone")
     store.close()
+
+
+def test_run_cloud_leaves_concurrency_to_the_service_unless_given() -> None:
+    from reqflo.cli_cloud import CloudRunOptions, _run_request
+    from test_cloud_support import compiled
+
+    artifact = compiled(Path(__file__).resolve().parents[1] / "examples" / "orders.yaml")
+    assert _run_request(artifact, CloudRunOptions(), {})["concurrency"] is None
+    assert _run_request(artifact, CloudRunOptions(concurrency=5000), {})["concurrency"] == 1000

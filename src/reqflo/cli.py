@@ -22,6 +22,7 @@ from rich.text import Text
 from reqflo import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STEP_ERROR, EXIT_INTERNAL = 0, 1, 2, 3, 4
+DEFAULT_CONCURRENCY = 20  # local runs; cloud runs default to the service's settings
 JOURNEY_MARK = re.compile(r"^journey\s*:", re.MULTILINE)
 
 app = typer.Typer(
@@ -219,9 +220,15 @@ def run(
         str | None, typer.Option("--data-key", help="Column naming each instance.")
     ] = None,
     concurrency: Annotated[
-        int,
-        typer.Option("--concurrency", "-c", min=1, max=10_000, help="Instances in flight at once."),
-    ] = 20,
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            max=10_000,
+            help="Instances in flight at once (local default 20; --cloud: the service's setting).",
+        ),
+    ] = None,
     outputs: Annotated[
         list[str] | None,
         typer.Option(
@@ -271,7 +278,7 @@ def run(
         case=case,
         data=data,
         data_key=data_key,
-        concurrency=concurrency,
+        concurrency=concurrency or DEFAULT_CONCURRENCY,
         fail_fast=fail_fast,
         secrets_file=secrets_file,
         http2=http2,

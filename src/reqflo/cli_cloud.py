@@ -252,7 +252,7 @@ class CloudRunOptions:
     sets: tuple[str, ...] = ()
     data: Path | None = None
     data_key: str | None = None
-    concurrency: int = 20
+    concurrency: int | None = None  # None: the service's runner settings decide
 
 
 def run_cloud(
@@ -294,7 +294,8 @@ def _run_request(artifact: Any, options: CloudRunOptions, inputs: dict[str, str]
     return {
         "artifact_id": artifact.id, "environment": options.environment, "case": options.case,
         "inputs": inputs, "rows": rows, "data_key": options.data_key,
-        "concurrency": min(options.concurrency, 1000), "idempotency_key": uuid.uuid4().hex,
+        "concurrency": min(options.concurrency, 1000) if options.concurrency else None,
+        "idempotency_key": uuid.uuid4().hex,
     }  # fmt: skip
 
 
