@@ -28,6 +28,7 @@ import asyncio
 import json
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from http.cookies import SimpleCookie
@@ -217,29 +218,11 @@ class AiohttpTransport:
         self, request: HttpRequest, cookies: AiohttpCookieStore, started: float
     ) -> HttpResponse:
         session = self._open()
-        current = Hop(request.method.upper(), URL(request.url), request.headers, request.body)
-        origin = current.url.origin()
-        set_cookies: dict[str, str] = {}
-        for _hop in range(request.max_redirects + 1):
-            status, reason, version, headers, body, location = await self._exchange(
-                session, current, request, cookies, set_cookies
-            )
-            if location is None or not request.follow_redirects:
-                return HttpResponse(
-                    status=status,
-                    reason=reason,
-                    headers=headers,
-                    body=body,
-                    url=str(current.url),
-                    elapsed_ms=(time.perf_counter() - started) * 1000,
-                    http_version=version,
-                    cookies=set_cookies,
-                )
-            current = current.redirect(status, current.url.join(URL(location)), origin)
-        raise TransportError(
-            "too-many-redirects",
-            f"{request.method} {request.url}: more than {request.max_redirects} redirects",
-        )
+
+        async def exchange(hop: Hop) -> Exchanged:
+            return await self._exchange(session, hop, request, cookies)
+
+        return await follow_redirects(request, exchange, started)
 
     async def _exchange(
         self,
@@ -247,8 +230,7 @@ class AiohttpTransport:
         hop: Hop,
         request: HttpRequest,
         cookies: AiohttpCookieStore,
-        set_cookies: dict[str, str],
-    ) -> tuple[int, str, str, tuple[tuple[str, str], ...], bytes, str | None]:
+    ) -> Exchanged:
         headers = list(hop.headers)
         jar_cookies = cookies.header_for(hop.url)
         if jar_cookies:
@@ -264,16 +246,63 @@ class AiohttpTransport:
         ) as resp:
             body = await resp.read()
             cookies.update(resp.cookies, resp.url)
-            set_cookies.update((name, morsel.value) for name, morsel in resp.cookies.items())
-            location = resp.headers.get("Location") if resp.status in REDIRECT_STATUSES else None
-            return (
-                resp.status,
-                resp.reason or "",
-                f"{resp.version.major}.{resp.version.minor}" if resp.version else "1.1",
-                tuple(resp.headers.items()),
-                body,
-                location,
+            return Exchanged(
+                status=resp.status,
+                reason=resp.reason or "",
+                http_version=f"{resp.version.major}.{resp.version.minor}"
+                if resp.version
+                else "1.1",
+                headers=tuple(resp.headers.items()),
+                body=body,
+                location=resp.headers.get("Location"),
+                set_cookies={name: morsel.value for name, morsel in resp.cookies.items()},
             )
+
+
+def _version(version: aiohttp.HttpVersion | None) -> str:
+    return f"{version.major}.{version.minor}" if version else "1.1"
+
+
+@dataclass(frozen=True)
+class Exchanged:
+    """One hop's answer, as every transport reports it to `follow_redirects`."""
+
+    status: int
+    reason: str
+    http_version: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    location: str | None
+    set_cookies: dict[str, str]
+
+
+async def follow_redirects(
+    request: HttpRequest, exchange: Callable[[Hop], Awaitable[Exchanged]], started: float
+) -> HttpResponse:
+    """Send hop after hop (see `Hop.redirect`) until a final answer; shared by transports."""
+    current = Hop(request.method.upper(), URL(request.url), request.headers, request.body)
+    origin = current.url.origin()
+    set_cookies: dict[str, str] = {}
+    for _hop in range(request.max_redirects + 1):
+        got = await exchange(current)
+        set_cookies.update(got.set_cookies)
+        location = got.location if got.status in REDIRECT_STATUSES else None
+        if location is None or not request.follow_redirects:
+            return HttpResponse(
+                status=got.status,
+                reason=got.reason,
+                headers=got.headers,
+                body=got.body,
+                url=str(current.url),
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+                http_version=got.http_version,
+                cookies=set_cookies,
+            )
+        current = current.redirect(got.status, current.url.join(URL(location)), origin)
+    raise TransportError(
+        "too-many-redirects",
+        f"{request.method} {request.url}: more than {request.max_redirects} redirects",
+    )
 
 
 @dataclass(frozen=True)

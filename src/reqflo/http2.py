@@ -28,16 +28,16 @@ from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
 import httpx
-from yarl import URL
 
 from reqflo.http import (
-    REDIRECT_STATUSES,
     AiohttpCookieStore,
     CookieStore,
+    Exchanged,
     Hop,
     HttpRequest,
     HttpResponse,
     TransportError,
+    follow_redirects,
     merge_cookie_header,
     transport_error,
 )
@@ -131,25 +131,12 @@ class Http2Transport:
         self, request: HttpRequest, cookies: AiohttpCookieStore, started: float
     ) -> HttpResponse:
         client = self._client(request.verify_tls)
-        current = Hop(request.method.upper(), URL(request.url), request.headers, request.body)
-        origin = current.url.origin()
-        set_cookies: dict[str, str] = {}
-        for _hop in range(request.max_redirects + 1):
+
+        async def exchange(hop: Hop) -> Exchanged:
             async with asyncio.timeout(request.timeout_s):
-                response = await self._exchange(client, current, request, cookies)
-            set_cookies.update((n, m.value) for n, m in _set_cookies(response).items())
-            location = response.headers.get("location")
-            if response.status_code not in REDIRECT_STATUSES or location is None:
-                location = None
-            if location is None or not request.follow_redirects:
-                return _final_response(response, current.url, started, set_cookies)
-            current = current.redirect(
-                response.status_code, current.url.join(URL(location)), origin
-            )
-        raise TransportError(
-            "too-many-redirects",
-            f"{request.method} {request.url}: more than {request.max_redirects} redirects",
-        )
+                return _exchanged(await self._exchange(client, hop, request, cookies))
+
+        return await follow_redirects(request, exchange, started)
 
     async def _exchange(
         self,
@@ -184,18 +171,15 @@ def _set_cookies(response: httpx.Response) -> SimpleCookie:
     return parsed
 
 
-def _final_response(
-    response: httpx.Response, url: URL, started: float, set_cookies: dict[str, str]
-) -> HttpResponse:
-    return HttpResponse(
+def _exchanged(response: httpx.Response) -> Exchanged:
+    return Exchanged(
         status=response.status_code,
         reason=response.reason_phrase,
+        http_version=_VERSIONS.get(response.http_version, response.http_version),
         headers=tuple(response.headers.multi_items()),
         body=response.content,
-        url=str(url),
-        elapsed_ms=(time.perf_counter() - started) * 1000,
-        http_version=_VERSIONS.get(response.http_version, response.http_version),
-        cookies=dict(set_cookies),
+        location=response.headers.get("location"),
+        set_cookies={name: morsel.value for name, morsel in _set_cookies(response).items()},
     )
 
 
