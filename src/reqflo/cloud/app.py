@@ -30,6 +30,7 @@ from reqflo.cloud import (
 )
 from reqflo.cloud.api_deps import Services
 from reqflo.cloud.api_secrets import router as secrets_router
+from reqflo.cloud.web import mount as mount_web
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ def create_app(services: Services) -> FastAPI:
     for module in (api_schedules, api_settings):  # scheduled automation (issue 7)
         app.include_router(module.router)
     app.include_router(secrets_router)  # cloud-managed secrets (issue 5), admin only
+    mount_web(app)  # the web UI (issue 6): pages, /static
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected_error)
     app.middleware("http")(_count_requests)

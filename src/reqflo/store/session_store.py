@@ -80,7 +80,8 @@ class WebSessions:
 
     def close(self, session_id: str) -> None:
         with self.store.session() as db:
-            db.execute(delete(WebSessionRow).where(WebSessionRow.sha256 == token_digest(session_id)))
+            digest = token_digest(session_id)
+            db.execute(delete(WebSessionRow).where(WebSessionRow.sha256 == digest))
 
     def prune(self) -> int:
         """Delete expired sessions; how many."""

@@ -1,0 +1,91 @@
+"""Signing in and out of the web UI.
+
+GET /login shows the form; POST /login checks the API token and opens a session (the
+form itself is protected by a double-submit cookie, so nobody can sign a browser in to
+their own account); POST /logout closes it. `next` only ever redirects within the UI.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from reqflo.cloud.web.session import (
+    Posted,
+    clear_cookie,
+    current,
+    form,
+    secure_cookies,
+    services_of,
+    sessions,
+    set_cookie,
+)
+from reqflo.cloud.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+LOGIN_COOKIE = "reqflo_login"
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path of this site: '/runs?x=1', never '//evil.example' or 'https://...'."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/runs"
+    return target
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/runs", status_code=303)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    if current(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return login_form(request, safe_next(next))
+
+
+def login_form(request: Request, target: str, error: str = "", status_code: int = 200) -> Response:
+    nonce = secrets.token_urlsafe(24)
+    response = render(
+        request, "login.html", status_code, login_csrf=nonce, next=target, error=error
+    )
+    response.set_cookie(
+        LOGIN_COOKIE, nonce, httponly=True, samesite="strict", path="/login",
+        secure=secure_cookies(request), max_age=3600,
+    )  # fmt: skip
+    return response
+
+
+@router.post("/login")
+def sign_in(
+    request: Request,
+    token: Annotated[str, Form()] = "",
+    login_csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/runs",
+) -> Response:
+    target = safe_next(next)
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), login_csrf.encode()):
+        return login_form(request, target, "The sign-in form expired: please try again.", 403)
+    record = services_of(request).store.token_for(token.strip())
+    if record is None:
+        return login_form(request, target, "That API token is unknown or revoked.", 401)
+    _, session_id = sessions(request).open(record)
+    response = RedirectResponse(target, status_code=303)
+    set_cookie(request, response, session_id)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@router.post("/logout")
+def sign_out(request: Request, posted: Annotated[Posted, Depends(form("viewer"))]) -> Response:
+    session_id = request.cookies.get("reqflo_session", "")
+    sessions(request).close(session_id)
+    response = RedirectResponse("/login", status_code=303)
+    clear_cookie(request, response)
+    return response

@@ -1,0 +1,133 @@
+"""Who is signed in to the web UI, what they may see, and CSRF protection for its forms.
+
+Owns the session cookie (`reqflo_session`: HttpOnly, SameSite=Strict, Path=/, Secure on
+HTTPS or when the server says so), the page dependencies `page(role)` and
+`form(role)`, and the two exceptions pages raise: `SignInNeeded` (answered with a
+redirect to /login?next=...) and `RoleNeeded` (answered with the 403 page). Every form
+carries the session's CSRF token (hidden field `csrf`, or the `X-CSRF-Token` header for
+htmx requests); a POST whose token or `Origin` does not match is refused with 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from reqflo.cloud.api_deps import Services
+from reqflo.cloud.auth import RANK
+from reqflo.store.session_store import WebSession, WebSessions
+
+COOKIE = "reqflo_session"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+
+
+class SignInNeeded(Exception):
+    """No live session: the page answers with a redirect to the sign-in page."""
+
+
+class RoleNeeded(Exception):
+    """A live session whose role is below what the page needs (403 page)."""
+
+    def __init__(self, needed: str, session: WebSession) -> None:
+        super().__init__(f"this page needs the {needed} role")
+        self.needed, self.session = needed, session
+
+
+class CsrfRefused(Exception):
+    """A form post without the session's CSRF token or from another origin (403 page)."""
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A checked form post: the signed-in session and the submitted fields."""
+
+    session: WebSession
+    fields: FormData
+
+
+def services_of(request: Request) -> Services:
+    found = request.app.state.services
+    assert isinstance(found, Services)
+    return found
+
+
+def sessions(request: Request) -> WebSessions:
+    return WebSessions(services_of(request).store)
+
+
+def current(request: Request) -> WebSession | None:
+    """The request's live session, if it has one."""
+    session_id = request.cookies.get(COOKIE)
+    if not session_id:
+        return None
+    return sessions(request).find(session_id)
+
+
+def allowed(session: WebSession, role: str) -> bool:
+    return RANK.get(session.token.role, -1) >= RANK[role]
+
+
+def page(role: str) -> Callable[[Request], WebSession]:
+    """A dependency for a page needing `role`: the session, or SignInNeeded / RoleNeeded."""
+
+    def dependency(request: Request) -> WebSession:
+        session = current(request)
+        if session is None:
+            raise SignInNeeded()
+        request.state.web_session = session
+        if not allowed(session, role):
+            raise RoleNeeded(role, session)
+        return session
+
+    return dependency
+
+
+def form(role: str) -> Callable[[Request], Coroutine[Any, Any, Posted]]:
+    """A dependency for a form post needing `role`: session + fields, CSRF and origin checked."""
+    needs = page(role)
+
+    async def dependency(request: Request) -> Posted:
+        session = needs(request)
+        fields = await request.form()
+        sent = str(fields.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or "")
+        if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+            raise CsrfRefused("the form's CSRF token is missing or stale: reload the page")
+        if not same_origin(request):
+            raise CsrfRefused("the form was posted from another site")
+        return Posted(session, fields)
+
+    return dependency
+
+
+def same_origin(request: Request) -> bool:
+    """True unless an `Origin` (or `Referer`) header names another host than the request's."""
+    claimed = request.headers.get("origin") or request.headers.get("referer")
+    if not claimed or claimed == "null":
+        return claimed is None
+    return urlsplit(claimed).netloc == request.url.netloc
+
+
+def set_cookie(request: Request, response: Response, session_id: str) -> None:
+    response.set_cookie(
+        COOKIE, session_id, httponly=True, samesite="strict", path="/",
+        secure=secure_cookies(request),
+    )  # fmt: skip
+
+
+def clear_cookie(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        COOKIE, path="/", httponly=True, samesite="strict", secure=secure_cookies(request)
+    )
+
+
+def secure_cookies(request: Request) -> bool:
+    forced = getattr(request.app.state, "secure_cookies", False)
+    return bool(forced) or request.url.scheme == "https"
