@@ -1,0 +1,60 @@
+"""Every web UI page and form is in this table with the least role it needs; anonymous
+visitors are sent to sign in and lower roles get the 403 page, on every one of them.
+
+Add a row for each page or form you add: (method, route path as declared, a URL to try,
+least role). Forms are tried without a CSRF token: the role check comes first.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi.routing import APIRoute
+
+from web_support import Site, signed_in
+
+PAGES: list[tuple[str, str, str, str]] = [
+    ("GET", "/runs", "/runs", "viewer"),
+    ("GET", "/admin/tokens", "/admin/tokens", "admin"),
+    ("POST", "/logout", "/logout", "viewer"),
+]
+PUBLIC = {("GET", "/"), ("GET", "/login"), ("POST", "/login")}
+BELOW = {"viewer": None, "editor": "viewer", "admin": "editor"}
+
+
+def ui_routes(site: Site) -> set[tuple[str, str]]:
+    import reqflo.cloud.web as web
+
+    found = set()
+    for module in web.PAGES:
+        for route in module.router.routes:
+            assert isinstance(route, APIRoute)
+            found |= {(method, route.path) for method in route.methods}
+    return found
+
+
+def test_every_page_is_in_the_table(site: Site) -> None:
+    listed = {(method, path) for method, path, _, _ in PAGES}
+    assert ui_routes(site) - PUBLIC == listed
+
+
+@pytest.mark.parametrize(("method", "path", "url", "role"), PAGES)
+def test_anonymous_visitors_are_sent_to_sign_in(
+    site: Site, method: str, path: str, url: str, role: str
+) -> None:
+    answer = httpx.request(method, site.url + url)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize(("method", "path", "url", "role"), PAGES)
+def test_lower_roles_get_the_403_page(
+    site: Site, method: str, path: str, url: str, role: str
+) -> None:
+    below = BELOW[role]
+    if below is None:
+        return
+    with signed_in(site, below) as client:
+        answer = client.request(method, url)
+    assert answer.status_code == 403
+    assert f"needs the {role} role" in answer.text
