@@ -10,6 +10,7 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,13 +20,14 @@ from aiohttp import web
 
 from reqflo.cloud.inprocess import InProcessExecutor
 from reqflo.cloud.scheduler import Scheduler
-from reqflo.cloud.webhooks import SIGNATURE_HEADER, deliver
+from reqflo.cloud.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, deliver
 from reqflo.store import Store, StoreSink, sqlite_url
 from reqflo.store.schedule_records import NewSchedule
 from reqflo.store.schedule_store import ScheduleStore
 from test_cloud_support import compiled
 
 SECRET = "whsec-canary-7f3a9c"
+KEY = bytes(range(32))  # the server's master key in these tests
 ENV_CANARY = "env-canary-51d2"
 FAILING = """
 journey:
@@ -61,6 +63,13 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    with serving_receiver() as found:
+        yield found
+
+
+@contextmanager
+def serving_receiver() -> Iterator[Receiver]:
+    """A Receiver served by aiohttp on 127.0.0.1 in a thread of its own."""
     found = Receiver()
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -78,11 +87,13 @@ def receiver() -> Iterator[Receiver]:
         return runner
 
     runner = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    yield found
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    try:
+        yield found
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
 
 
 def verified(headers: dict[str, str], body: bytes, secret: str = SECRET) -> bool:
@@ -93,7 +104,8 @@ def verified(headers: dict[str, str], body: bytes, secret: str = SECRET) -> bool
 def test_delivery_retries_on_500_and_signs_the_body(receiver: Receiver) -> None:
     receiver.failures_left = 2
     waits: list[float] = []
-    result = deliver(receiver.url, {"run": {"id": "r1"}}, SECRET, backoff=0.5, sleep=waits.append)
+    result = deliver(receiver.url, {"run": {"id": "r1"}}, SECRET, backoff=0.5,
+                     sleep=waits.append, allow_private=True)  # fmt: skip
     assert result.delivered and result.attempts == 3
     assert waits == [0.5, 1.0]
     assert len(receiver.received) == 3
@@ -106,12 +118,13 @@ def test_delivery_gives_up_on_a_client_error_and_after_the_last_attempt(
     receiver: Receiver,
 ) -> None:
     receiver.final_status = 410
-    gone = deliver(receiver.url, {}, SECRET, sleep=lambda _: None)
+    gone = deliver(receiver.url, {}, SECRET, sleep=lambda _: None, allow_private=True)
     assert not gone.delivered and gone.attempts == 1 and gone.detail == "HTTP 410"
     receiver.failures_left = 10
-    down = deliver(receiver.url, {}, SECRET, attempts=3, sleep=lambda _: None)
+    down = deliver(receiver.url, {}, SECRET, attempts=3, sleep=lambda _: None, allow_private=True)
     assert not down.delivered and down.attempts == 3 and down.detail == "HTTP 500"
-    refused = deliver("http://127.0.0.1:9/hook", {}, None, attempts=2, sleep=lambda _: None)
+    refused = deliver("http://127.0.0.1:9/hook", {}, None, attempts=2, sleep=lambda _: None,
+                      allow_private=True)  # fmt: skip
     assert not refused.delivered and "ConnectError" in refused.detail
 
 
@@ -124,7 +137,7 @@ def test_a_failed_scheduled_run_is_notified_once(
         (tmp_path / "broken.yaml").write_text(FAILING, encoding="utf-8")
         store.put_artifact(compiled(tmp_path / "broken.yaml"))
         store.put_environment("demo", {"base_url": demo_url, "token": ENV_CANARY})
-        schedules = ScheduleStore(store)
+        schedules = ScheduleStore(store, KEY)
         clock = [datetime(2026, 2, 1, 9, 0, 30, tzinfo=UTC)]
         new = NewSchedule(name="nightly-broken", cron="0 * * * *", timezone="UTC",
                           created_by="tok", journey="Broken", environment="demo",
@@ -132,7 +145,7 @@ def test_a_failed_scheduled_run_is_notified_once(
         schedule = schedules.create(new, clock[0])
         receiver.failures_left = 1
         scheduler = Scheduler(store, executor, "https://reqflo.example", clock=lambda: clock[0],
-                              webhook_backoff=0.01)  # fmt: skip
+                              webhook_backoff=0.01, master_key=KEY, allow_private=True)  # fmt: skip
         clock[0] += timedelta(hours=1)
         (run,) = scheduler.run_pass()
         executor.wait(run.id, 20)
@@ -153,3 +166,5 @@ def test_a_failed_scheduled_run_is_notified_once(
     for text in (SECRET, ENV_CANARY):
         assert text not in body.decode()
     assert tick.notify_state == "sent" and tick.notify_detail == "delivered on attempt 2"
+    assert payload["delivery_id"] == tick.delivery_id
+    assert {h[DELIVERY_HEADER] for h, _ in receiver.received} == {tick.delivery_id}

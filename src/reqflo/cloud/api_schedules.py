@@ -1,18 +1,27 @@
 """Schedule routes: create, list, get (with the next fire instants), update, pause,
-resume, delete. Editors write, viewers read; the webhook secret is never returned."""
+resume, delete. Editors write, viewers read.
+
+The webhook secret is write-only: sealed with the server's master key
+(reqflo.store.schedule_secrets) and never returned, only `has_webhook_secret`. A webhook
+URL must pass the SSRF guard (reqflo.cloud.webhook_guard: a host resolving to a
+private, loopback, link-local or metadata address is refused with 422 unless the server
+allows private addresses); a host that does not resolve yet is accepted, since every
+delivery checks the address again when it is sent."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from reqflo.cloud.api_deps import Deps, Services
 from reqflo.cloud.api_submit import check_request, load_artifact, load_environment
 from reqflo.cloud.auth import Editor, require
 from reqflo.cloud.cron import CronError, CronSpec
+from reqflo.cloud.durable.keys import load_master_key
 from reqflo.cloud.schedule_api_models import ScheduleOut, ScheduleRequest, ScheduleUpdate
+from reqflo.cloud.webhook_guard import UnsafeWebhook, allow_private, check_url
 from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
 from reqflo.store.schedule_store import DuplicateSchedule, ScheduleStore
 
@@ -22,8 +31,16 @@ Editing = [Depends(require("editor"))]
 Count = Annotated[int, Query(ge=0, le=100, description="How many next fire instants")]
 
 
-def _schedules(deps: Services) -> ScheduleStore:
-    return ScheduleStore(deps.store)
+def _allow_private(request: Request) -> bool:
+    return allow_private(request.app.state)
+
+
+AllowPrivate = Annotated[bool, Depends(_allow_private)]
+
+
+def _schedules(deps: Services, sealing: bool = False) -> ScheduleStore:
+    """The store; with `sealing`, able to seal webhook secrets (the master key)."""
+    return ScheduleStore(deps.store, load_master_key(deps.data_dir) if sealing else None)
 
 
 def _now() -> datetime:
@@ -42,15 +59,25 @@ def _existing(deps: Services, key: str) -> ScheduleRecord:
     return found
 
 
-def _validate(deps: Services, fields: dict[str, Any]) -> dict[str, Any]:
-    """422/404 for a bad cron, timezone, journey, artifact, environment, case or input;
-    returns `fields` unchanged."""
+def _check_webhook(url: str | None, private_ok: bool) -> None:
+    if url is None:
+        return
+    try:
+        check_url(url, private_ok, must_resolve=False)
+    except UnsafeWebhook as exc:
+        raise HTTPException(422, f"webhook_url: {exc}") from exc
+
+
+def _validate(deps: Services, fields: dict[str, Any], private_ok: bool) -> dict[str, Any]:
+    """422/404 for a bad cron, timezone, webhook URL, journey, artifact, environment,
+    case or input; returns `fields` unchanged."""
     try:
         spec = CronSpec(fields["cron"], fields["timezone"])
     except CronError as exc:
         raise HTTPException(422, str(exc)) from exc
     if not spec.next_fires(_now(), 1):
         raise HTTPException(422, f"cron '{spec.expression}' never fires")
+    _check_webhook(fields.get("webhook_url"), private_ok)
     artifact_id = fields.get("artifact_id") or _schedules(deps).latest_artifact_id(
         fields.get("journey") or ""
     )
@@ -66,10 +93,13 @@ def _validate(deps: Services, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=ScheduleOut)
-def create_schedule(body: ScheduleRequest, token: Editor, deps: Deps) -> ScheduleOut:
-    fields = _validate(deps, body.model_dump())
+def create_schedule(
+    body: ScheduleRequest, token: Editor, deps: Deps, private_ok: AllowPrivate
+) -> ScheduleOut:
+    fields = _validate(deps, body.model_dump(), private_ok)
+    new = NewSchedule(**fields, created_by=token.id)
     try:
-        record = _schedules(deps).create(NewSchedule(**fields, created_by=token.id), _now())
+        record = _schedules(deps, sealing=new.webhook_secret is not None).create(new, _now())
     except DuplicateSchedule as exc:
         raise HTTPException(409, str(exc)) from exc
     return _out(record, 5)
@@ -87,7 +117,9 @@ def get_schedule(schedule_id: str, deps: Deps, next: Count = 5) -> ScheduleOut:
 
 
 @router.patch("/{schedule_id}", response_model=ScheduleOut, dependencies=Editing)
-def update_schedule(schedule_id: str, body: ScheduleUpdate, deps: Deps) -> ScheduleOut:
+def update_schedule(
+    schedule_id: str, body: ScheduleUpdate, deps: Deps, private_ok: AllowPrivate
+) -> ScheduleOut:
     old = _existing(deps, schedule_id)
     changes = body.model_dump(exclude_unset=True)
     if "journey" in changes and changes["journey"] is not None:
@@ -97,9 +129,10 @@ def update_schedule(schedule_id: str, body: ScheduleUpdate, deps: Deps) -> Sched
     merged = {**vars(old), **changes}
     if (merged["journey"] is None) == (merged["artifact_id"] is None):
         raise HTTPException(422, "give exactly one of journey or artifact_id")
-    _validate(deps, merged)
+    _validate(deps, merged, private_ok)
+    sealing = changes.get("webhook_secret") is not None
     try:
-        record = _schedules(deps).update(old.id, changes, _now())
+        record = _schedules(deps, sealing).update(old.id, changes, _now())
     except DuplicateSchedule as exc:
         raise HTTPException(409, str(exc)) from exc
     return _out(record, 5)

@@ -1,7 +1,8 @@
 """Request and response bodies of the schedule and settings routes (pydantic, OpenAPI).
 
-The webhook secret is write-only: requests may set it, responses only say whether one
-is set (`has_webhook_secret`).
+The webhook secret is write-only: requests may set it (it is sealed at rest), responses
+only say whether one is set (`has_webhook_secret`); it is kept out of reprs and
+validation errors.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ Missed = Literal["skip", "run_once"]
 
 
 class ScheduleFields(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     cron: str = Field(min_length=1, max_length=200, examples=["30 2 * * *"])
     timezone: str = Field(default="UTC", max_length=100, examples=["Europe/Paris"])
@@ -34,8 +35,9 @@ class ScheduleFields(BaseModel):
     missed: Missed = Field(default="skip", description="Ticks missed while down: skip or run_once")
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
     webhook_secret: str | None = Field(
-        default=None, min_length=8, max_length=500, description="HMAC key; write-only"
-    )
+        default=None, min_length=8, max_length=500, repr=False,
+        description="HMAC key; write-only, stored encrypted, never returned",
+    )  # fmt: skip
 
 
 class ScheduleRequest(ScheduleFields):
@@ -52,7 +54,7 @@ class ScheduleRequest(ScheduleFields):
 class ScheduleUpdate(BaseModel):
     """Only the fields given change (PATCH)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     cron: str | None = Field(default=None, min_length=1, max_length=200)
@@ -66,7 +68,7 @@ class ScheduleUpdate(BaseModel):
     data_key: str | None = None
     missed: Missed | None = None
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
-    webhook_secret: str | None = Field(default=None, min_length=8, max_length=500)
+    webhook_secret: str | None = Field(default=None, min_length=8, max_length=500, repr=False)
 
 
 class ScheduleOut(BaseModel):

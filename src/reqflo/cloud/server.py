@@ -1,8 +1,9 @@
 """`reqflo server`: the Cloud Runner in one process (HTTP API + executor), and its config.
 
 Owns `ServerConfig` (flags > environment `REQFLO_DB_URL`, `REQFLO_SERVER_DATA_DIR`,
-`REQFLO_SERVER_HOST`, `REQFLO_SERVER_PORT`, `REQFLO_EXECUTOR` > defaults: data
-directory `$REQFLO_HOME/server`, SQLite file `reqflo.db` in it, 127.0.0.1:8787),
+`REQFLO_SERVER_HOST`, `REQFLO_SERVER_PORT`, `REQFLO_EXECUTOR`,
+`REQFLO_WEBHOOK_ALLOW_PRIVATE` > defaults: data directory `$REQFLO_HOME/server`, SQLite
+file `reqflo.db` in it, 127.0.0.1:8787, webhooks to private addresses refused),
 `open_store`, the executor choice (`durable` when reqflo.cloud.durable is importable,
 else `inprocess`), `serve` (uvicorn until SIGINT/SIGTERM, then the executor and the
 store close) and `store_sink`, the sink factory durable workers use
@@ -43,6 +44,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8787
     executor: str = "inprocess"
+    webhook_allow_private: bool = False  # SSRF guard off for private addresses (admin)
 
     @classmethod
     def resolve(
@@ -52,6 +54,7 @@ class ServerConfig:
         host: str | None = None,
         port: int | None = None,
         executor: str | None = None,
+        webhook_allow_private: bool | None = None,
     ) -> ServerConfig:
         """Flags win over environment variables, which win over the config file
         (`$REQFLO_SERVER_CONFIG`, else `$REQFLO_HOME/server.toml`), then defaults."""
@@ -73,7 +76,17 @@ class ServerConfig:
             host=host or env.get("REQFLO_SERVER_HOST") or file.get("host") or "127.0.0.1",
             port=port or int(env.get("REQFLO_SERVER_PORT") or file.get("port") or 8787),
             executor=chosen,
+            webhook_allow_private=_flag(
+                webhook_allow_private,
+                env.get("REQFLO_WEBHOOK_ALLOW_PRIVATE") or file.get("webhook_allow_private"),
+            ),
         )
+
+
+def _flag(given: bool | None, configured: str | None) -> bool:
+    if given is not None:
+        return given
+    return (configured or "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def default_executor() -> str:
@@ -92,7 +105,8 @@ def store_sink(database_url: str, data_dir: Path) -> ResultSink:
     return StoreSink(Store.open(database_url))
 
 
-CONFIG_KEYS = frozenset({"data_dir", "db_url", "host", "port", "executor"})
+CONFIG_KEYS = frozenset({"data_dir", "db_url", "host", "port", "executor",
+                         "webhook_allow_private"})  # fmt: skip
 
 
 def config_file_values() -> dict[str, str]:
@@ -141,7 +155,9 @@ def serve(config: ServerConfig) -> None:
             log.warning("%d unfinished in-process runs ended as error", lost)
     executor = make_executor(config, StoreSink(store))
     app = create_app(Services(store=store, executor=executor, data_dir=config.data_dir))
-    scheduler = start_scheduler(store, executor, config.host, config.port)
+    app.state.webhook_allow_private = config.webhook_allow_private  # read by api_schedules
+    scheduler = start_scheduler(store, executor, config.host, config.port, data_dir=config.data_dir,
+                                allow_private=config.webhook_allow_private)  # fmt: skip
     server = uvicorn.Server(
         uvicorn.Config(
             app,

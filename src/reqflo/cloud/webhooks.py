@@ -1,10 +1,18 @@
 """Failure notifications of scheduled runs: a signed JSON POST to the schedule's webhook.
 
-Owns `failure_payload` (run summary + a link to the run; never a secret: only the
-stored, already-redacted run fields), `sign` (HMAC-SHA256 of the exact body bytes with
-the schedule's secret, sent as `X-Reqflo-Signature: sha256=<hex>`) and `deliver`
-(POST with retries and exponential backoff on connection errors and 5xx/429 answers;
-any other 4xx is final). Receivers verify with `hmac.compare_digest`.
+Owns `failure_payload` (run summary + a link to the run + the delivery id; never a
+secret: only the stored, already-redacted run fields), `sign` (HMAC-SHA256 of the exact
+body bytes with the schedule's secret, sent as `X-Reqflo-Signature: sha256=<hex>`) and
+`deliver` (POST with retries and exponential backoff on connection errors and 5xx/429
+answers; any other 4xx is final). Receivers verify with `hmac.compare_digest`.
+
+Delivery is at-least-once: a delivery interrupted by a crash is sent again by another
+scheduler (reqflo.store.schedule_claims), and a retry may follow an answer that was
+lost. Every attempt of one notification carries the same `X-Reqflo-Delivery` header
+(also `delivery_id` in the signed body): receivers dedupe on it.
+Every attempt first passes the SSRF guard (reqflo.cloud.webhook_guard) with the host
+resolved at that moment and is sent to the address that was checked; proxies from the
+environment are not used, redirects are not followed.
 """
 
 from __future__ import annotations
@@ -21,11 +29,14 @@ from typing import Any
 import httpx
 
 from reqflo import __version__
+from reqflo.cloud.webhook_guard import Pinned, Resolver, Unresolvable, UnsafeWebhook, check_url
+from reqflo.cloud.webhook_guard import system_resolver as _system
 from reqflo.store import RunRecord
 from reqflo.store.schedule_records import ScheduleRecord
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Reqflo-Signature"
+DELIVERY_HEADER = "X-Reqflo-Delivery"
 
 
 @dataclass(frozen=True)
@@ -35,12 +46,14 @@ class Delivery:
     detail: str  # the last answer or error, for the tick's record
 
 
-def failure_payload(schedule: ScheduleRecord, run: RunRecord, base_url: str) -> dict[str, Any]:
+def failure_payload(
+    schedule: ScheduleRecord, run: RunRecord, base_url: str, delivery_id: str | None = None
+) -> dict[str, Any]:
     def when(moment: Any) -> str | None:
         return moment.isoformat() if moment is not None else None
 
     return {
-        "event": "run.failed",
+        "event": "run.failed", "delivery_id": delivery_id,
         "schedule": {"id": schedule.id, "name": schedule.name, "cron": schedule.cron,
                      "timezone": schedule.timezone},
         "run": {
@@ -71,16 +84,32 @@ def deliver(
     backoff: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
     timeout: float = 10.0,
+    *,
+    delivery_id: str | None = None,
+    allow_private: bool = False,
+    resolver: Resolver = _system,
 ) -> Delivery:
-    """POST the payload; retry (backoff, 2×backoff, 4×backoff, ...) while it may help."""
+    """POST the payload; retry (backoff, 2×backoff, 4×backoff, ...) while it may help.
+    A URL the SSRF guard refuses is not sent (final); a host that does not resolve is
+    retried like a connection error."""
     body = encode(payload)
     headers = {"Content-Type": "application/json", "User-Agent": f"reqflo/{__version__}"}
     if secret:
         headers[SIGNATURE_HEADER] = sign(body, secret)
+    if delivery_id:
+        headers[DELIVERY_HEADER] = delivery_id
     detail = "not sent"
-    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for attempt in range(1, attempts + 1):
-            retryable, detail = _attempt(client, url, body, headers)
+            try:
+                pinned = check_url(url, allow_private, resolver, must_resolve=True)
+                assert pinned is not None
+            except Unresolvable as exc:
+                retryable, detail = True, str(exc)
+            except UnsafeWebhook as exc:
+                return Delivery(False, attempt - 1, f"refused: {exc}")
+            else:
+                retryable, detail = _attempt(client, pinned, body, headers)
             if detail == "ok":
                 return Delivery(True, attempt, f"delivered on attempt {attempt}")
             if not retryable or attempt == attempts:
@@ -91,11 +120,13 @@ def deliver(
 
 
 def _attempt(
-    client: httpx.Client, url: str, body: bytes, headers: dict[str, str]
+    client: httpx.Client, target: Pinned, body: bytes, headers: dict[str, str]
 ) -> tuple[bool, str]:
     """(worth retrying, "ok" or what went wrong)."""
+    options = target.request_options()
     try:
-        answer = client.post(url, content=body, headers=headers)
+        answer = client.post(target.url, content=body, headers={**headers, **options["headers"]},
+                             extensions=options["extensions"])  # fmt: skip
     except httpx.HTTPError as exc:
         return True, f"{type(exc).__name__}: {exc}"
     if answer.is_success:
@@ -103,4 +134,12 @@ def _attempt(
     return answer.status_code >= 500 or answer.status_code == 429, f"HTTP {answer.status_code}"
 
 
-__all__ = ["SIGNATURE_HEADER", "Delivery", "deliver", "encode", "failure_payload", "sign"]
+__all__ = [
+    "DELIVERY_HEADER",
+    "SIGNATURE_HEADER",
+    "Delivery",
+    "deliver",
+    "encode",
+    "failure_payload",
+    "sign",
+]

@@ -2,12 +2,13 @@
 
 Owns `NewSchedule` / `ScheduleChanges` (what to create or change), `ScheduleRecord` (a
 stored schedule; it never carries the webhook secret, only whether one is set),
-`TickRecord` (a claimed tick) and `RunnerSettings` (pydantic, validated; stored as one
-JSON document).
+`TickRecord` (a claimed tick, with its claims and the stable id of its notification)
+and `RunnerSettings` (pydantic, validated; stored as one JSON document).
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -36,7 +37,7 @@ class NewSchedule:
     enabled: bool = True
     missed: str = "skip"
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)  # sealed by the store
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class ScheduleRecord:
         }
         return cls(
             **plain,
-            has_webhook_secret=bool(row.webhook_secret),
+            has_webhook_secret=bool(row.webhook_secret_ciphertext or row.webhook_secret),
             created_at=utc(row.created_at) or now(),
             updated_at=utc(row.updated_at) or now(),
             cursor=utc(row.cursor) or now(),
@@ -85,13 +86,28 @@ class TickRecord:
     error: str | None
     notify_state: str | None
     notify_detail: str | None
+    claimed_by: str | None = None  # who claimed the submission of its run
+    claimed_at: datetime | None = None
+    claims: int = 1  # how many times it was claimed (the first fire is claim 1)
+    submitted_at: datetime | None = None  # None: the run was not handed to an executor yet
+    notify_claimed_by: str | None = None  # who claimed sending its failure notification
+    notify_claimed_at: datetime | None = None
+    notify_claims: int = 0
 
     @classmethod
     def of(cls, row: TickRow) -> TickRecord:
         return cls(
             row.schedule_id, utc(row.tick_at) or now(), row.run_id, row.error,
-            row.notify_state, row.notify_detail,
+            row.notify_state, row.notify_detail, row.claimed_by, utc(row.claimed_at),
+            row.claims or 1, utc(row.submitted_at), row.notify_claimed_by,
+            utc(row.notify_claimed_at), row.notify_claims or 0,
         )  # fmt: skip
+
+    @property
+    def delivery_id(self) -> str:
+        """Stable id of its failure notification (the same on every retry and resend)."""
+        name = f"reqflo:schedule:{self.schedule_id}:{self.tick_at.isoformat()}"
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
 class RunnerSettings(BaseModel):

@@ -5,7 +5,10 @@ guarantee is `fire`: the tick row (primary key schedule id + tick instant) and t
 are inserted in ONE transaction, so among any number of servers sharing the database
 exactly one creates the run; the others get an IntegrityError and do nothing.
 Failure notifications are claimed the same way (a conditional UPDATE that only one
-server can win). Webhook secrets are readable only through `webhook_secret`.
+server can win). Each claim records its owner and instant, so a claim whose owner
+died before submitting the run or finishing the delivery is taken over
+(reqflo.store.schedule_claims). Webhook secrets are sealed with the master key given to
+the store (reqflo.store.schedule_secrets) and readable only through `webhook_secret`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from reqflo.store.models import TERMINAL_STATUSES, ArtifactRow, EventRow, Instan
 from reqflo.store.records import NewRun, RunRecord, now, utc
 from reqflo.store.schedule_models import ScheduleRow, SettingsRow, TickRow
 from reqflo.store.schedule_records import NewSchedule, RunnerSettings, ScheduleRecord, TickRecord
+from reqflo.store.schedule_secrets import open_from, seal_into
 from reqflo.store.store import Store
 
 EDITABLE = frozenset(NewSchedule.__dataclass_fields__) - {"created_by", "enabled"}
@@ -36,15 +40,25 @@ class DuplicateSchedule(ValueError):
 
 
 class ScheduleStore:
-    def __init__(self, store: Store) -> None:
+    """`master_key` seals and opens webhook secrets (without it, writing or reading one
+    raises MasterKeyNeeded)."""
+
+    def __init__(self, store: Store, master_key: bytes | None = None) -> None:
         self.store = store
+        self._key = master_key
+
+    def __repr__(self) -> str:  # never show the key
+        return "ScheduleStore()"
 
     # ------------------------------------------------------------ schedules
 
     def create(self, new: NewSchedule, at: datetime) -> ScheduleRecord:
+        fields = asdict(new)
+        secret = fields.pop("webhook_secret")
         row = ScheduleRow(
-            id=secrets.token_hex(8), **asdict(new), created_at=at, updated_at=at, cursor=at
+            id=secrets.token_hex(8), **fields, created_at=at, updated_at=at, cursor=at
         )
+        seal_into(row, secret, self._key)
         try:
             with self.store.session() as session:
                 session.add(row)
@@ -79,7 +93,10 @@ class ScheduleStore:
                 if row is None:
                     raise KeyError(schedule_id)
                 for name, value in changes.items():
-                    setattr(row, name, value)
+                    if name == "webhook_secret":
+                        seal_into(row, value, self._key)
+                    else:
+                        setattr(row, name, value)
                 row.updated_at, row.cursor = at, max(utc(row.cursor) or at, at)
         except IntegrityError as exc:
             raise DuplicateSchedule(f"a schedule named '{changes.get('name')}' exists") from exc
@@ -103,9 +120,10 @@ class ScheduleStore:
             return bool(getattr(result, "rowcount", 0))
 
     def webhook_secret(self, schedule_id: str) -> str | None:
+        """The schedule's webhook secret, opened with the master key (None: none set)."""
         with self.store.session() as session:
             row = session.get(ScheduleRow, schedule_id)
-            return row.webhook_secret if row else None
+            return open_from(row, self._key) if row else None
 
     def latest_artifact_id(self, journey: str) -> str | None:
         with self.store.session() as session:
@@ -119,15 +137,20 @@ class ScheduleStore:
     # ------------------------------------------------------------ ticks
 
     def fire(
-        self, schedule_id: str, tick_at: datetime, run: NewRun | None, error: str | None = None
-    ) -> RunRecord | None:
-        """Claim the tick and create its run in one transaction. The run, or None when
-        another server claimed the tick first (or `run` is None: the tick is recorded
-        with `error`)."""
+        self, schedule_id: str, tick_at: datetime, run: NewRun | None, error: str | None = None,
+        owner: str | None = None, at: datetime | None = None,
+    ) -> RunRecord | None:  # fmt: skip
+        """Claim the tick for `owner` (at `at`) and create its run in one transaction. The
+        run, or None when another server claimed the tick first (or `run` is None: the
+        tick is recorded with `error`). The owner then submits the run and calls
+        ClaimStore.submitted; until then the claim can be taken over once stale."""
         run_row = _run_row(run) if run is not None else None
+        at = at or now()
         tick = TickRow(
             schedule_id=schedule_id, tick_at=tick_at, created_at=now(), error=error,
             run_id=run_row.id if run_row else None, notify_state=None if run_row else "none",
+            claimed_by=owner, claimed_at=at, claims=1, notify_claims=0,
+            submitted_at=None if run_row else at,
         )  # fmt: skip
         try:
             with self.store.session() as session:
@@ -166,8 +189,15 @@ class ScheduleStore:
             )
             return [(TickRecord.of(t), RunRecord.of(r)) for t, r in rows]
 
-    def claim_notification(self, tick: TickRecord, state: str) -> bool:
-        """Move an undecided notification to `state`; True for the one server that did."""
+    def claim_notification(
+        self, tick: TickRecord, state: str, owner: str | None = None, at: datetime | None = None
+    ) -> bool:
+        """Move an undecided notification to `state` ("sending": claimed by `owner` at
+        `at`); True for the one server that did."""
+        values: dict[str, Any] = {"notify_state": state}
+        if state == "sending":
+            values.update(notify_claimed_by=owner, notify_claimed_at=at or now(),
+                          notify_claims=TickRow.notify_claims + 1)  # fmt: skip
         with self.store.session() as session:
             result = session.execute(
                 update(TickRow)
@@ -176,7 +206,7 @@ class ScheduleStore:
                     TickRow.tick_at == tick.tick_at,
                     TickRow.notify_state.is_(None),
                 )
-                .values(notify_state=state)
+                .values(**values)
             )
             return bool(getattr(result, "rowcount", 0))
 
