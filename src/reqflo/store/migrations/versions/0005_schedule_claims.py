@@ -11,7 +11,7 @@ clears) on start, since the master key is not available to migrations.
 Ticks that existed before are marked submitted: their runs were handed to an executor.
 
 Revision ID: 0005
-Revises: 0004 (0004 is reserved for the web-session table; the chain is rebased then)
+Revises: 0004
 """
 
 from __future__ import annotations
