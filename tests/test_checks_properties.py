@@ -103,3 +103,40 @@ def test_not_equals_is_the_negation_of_equals(value: Any, expected: Any) -> None
         for op in ("equals", "not_equals")
     ]
     assert results[0].passed is not results[1].passed
+
+
+simple_paths = st.lists(
+    st.sampled_from(["a", "b", "_x", "true", "null", "length", "A1"]), max_size=3
+).map(lambda names: "$" + "".join(f".{name}" for name in names))
+keyed_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b", "_x", "true", "c"]), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(path=simple_paths, data=keyed_values)
+def test_simple_paths_find_what_python_jsonpath_finds(path: str, data: Any) -> None:
+    """`$.a.b` paths skip python-jsonpath (start-up, speed); the nodes must be the same."""
+    import jsonpath
+
+    from reqflo.checks import _find, _simple_names
+
+    assert _simple_names(path) is not None
+    query = jsonpath.compile(path, strict=True)
+    expected = [data] if isinstance(data, str) and path == "$" else []
+    if not isinstance(data, str):
+        expected = list(query.findall(data))
+    assert _find(path, data) == (expected, None)
+    assert query.singular_query()
+
+
+def test_other_paths_are_not_simple() -> None:
+    from reqflo.checks import _simple_names
+
+    for path in ["$[0]", "$..a", "$.a[*]", "$['a']", "$.a.", "$.1a", "$.é", "a.b", "$ .a"]:
+        assert _simple_names(path) is None, path

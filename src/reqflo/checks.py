@@ -39,8 +39,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, get_args
 
-import jsonpath
-
 from reqflo.artifact import AssertionPlan, Operator, OutputPlan
 from reqflo.http import HttpResponse
 from reqflo.values import strings_in, to_text
@@ -158,9 +156,37 @@ class _Mismatch(Exception):
 # ---------------------------------------------------------------- cached compilation
 
 
+def _jsonpath() -> Any:
+    """python-jsonpath, imported on first use: simple paths never need it (start-up)."""
+    import jsonpath
+
+    return jsonpath
+
+
 @lru_cache(maxsize=1024)
 def _compiled_path(path: str) -> Any:
-    return jsonpath.compile(path, strict=True)
+    return _jsonpath().compile(path, strict=True)
+
+
+# `$` or `$.name.name…` with ASCII names: a singular RFC 9535 query of member-name
+# shorthands, evaluated directly (same nodes as python-jsonpath, see test_checks_properties).
+_SIMPLE_PATH = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@lru_cache(maxsize=1024)
+def _simple_names(path: str) -> tuple[str, ...] | None:
+    """The member names of a simple path (`$.a.b` → ("a", "b")), None for any other."""
+    if _SIMPLE_PATH.fullmatch(path) is None:
+        return None
+    return tuple(path.split(".")[1:])
+
+
+def _simple_find(names: tuple[str, ...], data: Any) -> list[Any]:
+    for name in names:
+        if not isinstance(data, dict) or name not in data:
+            return []
+        data = data[name]
+    return [data]
 
 
 @lru_cache(maxsize=1024)
@@ -197,9 +223,11 @@ def _schema_validator(schema: dict[str, Any]) -> Any:
 
 def validate_jsonpath(path: str) -> str | None:
     """None when `path` is a valid RFC 9535 JSONPath, else a one-line error."""
+    if _simple_names(path) is not None:
+        return None
     try:
         _compiled_path(path)
-    except jsonpath.JSONPathError as exc:
+    except _jsonpath().JSONPathError as exc:
         index = exc.token.index if exc.token is not None else -1
         where = f" at offset {index}" if index >= 0 else ""
         return f"invalid JSONPath {_json(path)}: {exc.message}{where}"
@@ -407,6 +435,10 @@ def _parse_json(response: HttpResponse) -> tuple[Any, str | None]:
 
 
 def _find(path: str, data: Any) -> tuple[list[Any], str | None]:
+    names = _simple_names(path)
+    if names is not None:
+        return _simple_find(names, data), None
+    jsonpath = _jsonpath()
     try:
         query = _compiled_path(path)
     except (jsonpath.JSONPathError, RecursionError):
@@ -427,7 +459,7 @@ def _json_path_actual(path: str, response: HttpResponse) -> tuple[Any, str | Non
     matches, error = _find(path, data)
     if error or not matches:
         return ABSENT, error
-    singular = _compiled_path(path).singular_query()
+    singular = _simple_names(path) is not None or _compiled_path(path).singular_query()
     return (matches[0] if singular else matches), None
 
 

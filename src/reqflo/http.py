@@ -30,7 +30,6 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from http.cookies import SimpleCookie
 from typing import Any, Protocol
 
@@ -77,14 +76,20 @@ class HttpResponse:
         lname = name.lower()
         return [v for k, v in self.headers if k.lower() == lname]
 
-    @cached_property
+    @property
     def text(self) -> str:
-        return self.body.decode(self._charset(), errors="replace")
+        """The body decoded with the response's charset (computed once)."""
+        cached = self.__dict__.get("_text")
+        if cached is None:
+            cached = self.__dict__["_text"] = self.body.decode(self._charset(), errors="replace")
+        return cached
 
-    @cached_property
+    @property
     def json(self) -> Any:
-        """The parsed JSON body; raises ValueError when the body is not JSON."""
-        return json.loads(self.text)
+        """The parsed JSON body (parsed once); raises ValueError when the body is not JSON."""
+        if "_json" not in self.__dict__:
+            self.__dict__["_json"] = json.loads(self.text)
+        return self.__dict__["_json"]
 
     def _charset(self) -> str:
         ctype = self.header("content-type") or ""
@@ -128,13 +133,22 @@ class AiohttpCookieStore:
     """A per-instance `aiohttp.CookieJar` (IP hosts allowed, values sent unquoted)."""
 
     def __init__(self) -> None:
-        self.jar = aiohttp.CookieJar(unsafe=True, quote_cookie=False)
+        self._jar: aiohttp.CookieJar | None = None  # made on first use: most runs set none
+
+    @property
+    def jar(self) -> aiohttp.CookieJar:
+        if self._jar is None:
+            self._jar = aiohttp.CookieJar(unsafe=True, quote_cookie=False)
+        return self._jar
 
     def clear(self) -> None:
-        self.jar.clear()
+        if self._jar is not None:
+            self._jar.clear()
 
     def header_for(self, url: URL) -> str | None:
-        found = self.jar.filter_cookies(url)
+        if self._jar is None:
+            return None
+        found = self._jar.filter_cookies(url)
         if not found:
             return None
         return "; ".join(f"{name}={morsel.value}" for name, morsel in found.items())

@@ -6,6 +6,12 @@ share with the normal engine and sends its instance events to the parent through
 queue; the parent feeds them to the reporters and builds the run's summary. Run-level
 events (RunStarted, RunFinished) come from the parent only, so reporters see one run.
 Memory stays flat: rows stream in every worker and events are not kept.
+
+The parent is the bottleneck of a parallel run (it receives every event), so a worker
+sends only the event kinds the parent's reporters want (`event_kinds`, see
+`wanted_kinds`; InstanceFinished always, it carries the counts), and sends the events
+of one instance together, as one pickled batch, once the instance has finished. Events
+of one instance keep their order; instances arrive in the order they finish.
 """
 
 from __future__ import annotations
@@ -39,15 +45,32 @@ DONE = "done"
 Share = Callable[[int, int], Iterator[InstanceSpec]]  # (worker, workers) → its rows
 
 
-class _QueueReporter:
-    """A worker's reporter: forwards instance-level events to the parent as JSON."""
+def wanted_kinds(reporter: Any) -> frozenset[str]:
+    """The instance-level event kinds `reporter` wants (its `event_kinds`, None: all)."""
+    kinds = getattr(reporter, "event_kinds", None)
+    wanted = frozenset(EVENT_TYPES) if kinds is None else frozenset(kinds) & set(EVENT_TYPES)
+    return wanted | {"instance_finished"}
 
-    def __init__(self, queue: Any) -> None:
+
+class _QueueReporter:
+    """A worker's reporter: forwards the wanted instance-level events to the parent,
+    one batch (a list of events) per finished instance."""
+
+    def __init__(self, queue: Any, kinds: frozenset[str]) -> None:
         self.queue = queue
+        self.kinds = kinds
+        self.pending: dict[int, list[AnyEvent]] = {}
 
     def handle(self, event: AnyEvent) -> None:
-        if event.kind in EVENT_TYPES:
-            self.queue.put((event.kind, event.model_dump_json()))
+        if event.kind not in self.kinds:
+            return
+        if isinstance(event, InstanceFinished):
+            batch = self.pending.pop(event.result.index, [])
+            batch.append(event)
+            self.queue.put(batch)
+        else:
+            assert isinstance(event, InstanceStarted | StepStarted | StepFinished)
+            self.pending.setdefault(event.instance, []).append(event)
 
     def close(self) -> None:
         return None
@@ -64,12 +87,13 @@ def run_parallel(
     """Run `share(i, workers)` in worker i via `run(rows, reporter)`; merge into `reporter`."""
     context = multiprocessing.get_context("fork")
     queue = context.Queue(maxsize=10_000)
+    clock = time.perf_counter()
+    reporter.handle(started)  # before the fork: reporters know the run when asked what they want
+    kinds = wanted_kinds(reporter)
     processes = [
-        context.Process(target=_work, args=(run, share, i, workers, queue), daemon=True)
+        context.Process(target=_work, args=(run, share, i, workers, queue, kinds), daemon=True)
         for i in range(workers)
     ]
-    clock = time.perf_counter()
-    reporter.handle(started)
     for process in processes:
         process.start()
     counts = _merge(queue, workers, reporter)
@@ -81,27 +105,32 @@ def run_parallel(
 
 
 def _work(
-    run: Callable[..., RunSummary], share: Share, index: int, workers: int, queue: Any
+    run: Callable[..., RunSummary],
+    share: Share,
+    index: int,
+    workers: int,
+    queue: Any,
+    kinds: frozenset[str],
 ) -> None:
     try:
-        run(share(index, workers), _QueueReporter(queue))
+        run(share(index, workers), _QueueReporter(queue, kinds))
     finally:
-        queue.put((DONE, ""))
+        queue.put(DONE)
 
 
 def _merge(queue: Any, workers: int, reporter: Any) -> dict[str, int]:
     counts = {"passed": 0, "failed": 0, "error": 0, "cancelled": 0}
     finished = 0
     while finished < workers:
-        kind, payload = queue.get()
-        if kind == DONE:
+        batch = queue.get()
+        if batch == DONE:
             finished += 1
             continue
-        event = EVENT_TYPES[kind].model_validate_json(payload)
-        if isinstance(event, InstanceFinished):
-            status = event.result.status
-            counts[status if status in counts else "error"] += 1
-        reporter.handle(event)
+        for event in batch:
+            if isinstance(event, InstanceFinished):
+                status = event.result.status
+                counts[status if status in counts else "error"] += 1
+            reporter.handle(event)
     return counts
 
 

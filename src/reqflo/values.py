@@ -437,18 +437,26 @@ def lookup(ref: Ref, scope: Scope) -> Any:
 
 
 def _step_into(current: Any, seg: str | int, ref: Ref, depth: int) -> Any:
-    where = Ref(ref.root, ref.path[:depth]).dotted
+    if type(current) is dict and seg in current:  # the common case, before any ABC check
+        return current[seg]
     if isinstance(current, Mapping):
         if seg in current:
             return current[seg]
         if isinstance(seg, int) and str(seg) in current:
             return current[str(seg)]
-        raise UnresolvedReference(ref.dotted, f"{where} has no '{seg}'")
+        raise UnresolvedReference(ref.dotted, f"{_where(ref, depth)} has no '{seg}'")
     if isinstance(current, list | tuple) and isinstance(seg, int):
         if -len(current) <= seg < len(current):
             return current[seg]
+        where = _where(ref, depth)
         raise UnresolvedReference(ref.dotted, f"{where} has {len(current)} items, no [{seg}]")
+    where = _where(ref, depth)
     raise UnresolvedReference(ref.dotted, f"{where} is {type(current).__name__}, not a container")
+
+
+def _where(ref: Ref, depth: int) -> str:
+    """The part of `ref` before segment `depth` (for error messages only)."""
+    return Ref(ref.root, ref.path[:depth]).dotted
 
 
 def evaluate(expr: Expr, scope: Scope) -> Any:

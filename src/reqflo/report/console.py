@@ -86,6 +86,11 @@ class ConsoleReporter:
         elif isinstance(event, RunFinished):
             self._on_run_finished(event.summary)
 
+    @property
+    def event_kinds(self) -> frozenset[str] | None:
+        """What a data run shows (finished instances); a single run shows every step."""
+        return None if self._single else frozenset({"instance_finished"})
+
     def close(self) -> None:
         self._stop_live()
 

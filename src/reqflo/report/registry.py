@@ -134,6 +134,10 @@ class _Announced:
     def handle(self, event: AnyEvent) -> None:
         self.inner.handle(event)
 
+    @property
+    def event_kinds(self) -> frozenset[str] | None:
+        return getattr(self.inner, "event_kinds", None)
+
     def close(self) -> None:
         self.inner.close()
         self.console.print(Text(self.label, style="dim"), soft_wrap=True)
@@ -146,7 +150,25 @@ class Fanout:
         self.reporters = list(reporters)
 
     def handle(self, event: AnyEvent) -> None:
-        self._each(lambda reporter: reporter.handle(event))
+        errors: list[Exception] = []
+        for reporter in self.reporters:  # _each without a closure per event (hot path)
+            try:
+                reporter.handle(event)
+            except Exception as exc:  # re-raised below, after every reporter had its turn
+                errors.append(exc)
+        if errors:
+            _raise(errors)
+
+    @property
+    def event_kinds(self) -> frozenset[str] | None:
+        """The event kinds every reporter together wants (None: all of them)."""
+        wanted: set[str] = set()
+        for reporter in self.reporters:
+            kinds = getattr(reporter, "event_kinds", None)
+            if kinds is None:
+                return None
+            wanted |= kinds
+        return frozenset(wanted)
 
     def close(self) -> None:
         self._each(lambda reporter: reporter.close())
@@ -158,7 +180,11 @@ class Fanout:
                 action(reporter)
             except Exception as exc:  # re-raised below, after every reporter had its turn
                 errors.append(exc)
-        if len(errors) == 1:
-            raise errors[0]
         if errors:
-            raise ExceptionGroup("several reporters failed", errors)
+            _raise(errors)
+
+
+def _raise(errors: list[Exception]) -> None:
+    if len(errors) == 1:
+        raise errors[0]
+    raise ExceptionGroup("several reporters failed", errors)

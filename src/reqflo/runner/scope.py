@@ -81,6 +81,9 @@ class StepView(Mapping[str, Any]):
         """The raw response (None when skipped or errored); the durable runner saves it."""
         return self._response
 
+    def __contains__(self, key: object) -> bool:
+        return key in STEP_KEYS
+
     def __iter__(self) -> Iterator[str]:
         return iter(STEP_KEYS)
 
@@ -136,6 +139,9 @@ class InstanceScope(Mapping[str, Any]):
 
     def __getitem__(self, key: str) -> Any:
         return self._roots[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._roots
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._roots)
