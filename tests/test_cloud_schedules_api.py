@@ -1,6 +1,8 @@
 """Schedule and runner-settings routes served by uvicorn (SQLite store): create with
 validation, next-fire preview, update, pause/resume, delete; the webhook secret is
-write-only; settings are admin-written and validated."""
+write-only and sealed (never in the database file); webhook URLs to private, loopback
+and metadata addresses are refused unless the server allows private ones; settings are
+admin-written and validated."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from reqflo.cloud.api_deps import Services
 from reqflo.cloud.app import create_app
@@ -21,8 +24,11 @@ SECRET = "whsec-never-returned-42"
 
 
 class Client:
-    def __init__(self, http: httpx.Client, tokens: dict[str, str], url: str) -> None:
+    def __init__(
+        self, http: httpx.Client, tokens: dict[str, str], url: str, app: FastAPI, folder: Path
+    ) -> None:
         self.http, self.tokens, self.url = http, tokens, url
+        self.app, self.folder = app, folder
 
     def __call__(self, method: str, path: str, role: str = "editor", **kw: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -39,7 +45,7 @@ def call(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
     store.put_artifact(journey_artifact(folder, "echo", ECHO))
     app = create_app(Services(store=store, executor=executor, data_dir=folder))
     with served(app) as url, httpx.Client(base_url=url, timeout=30) as http:
-        yield Client(http, tokens, url)
+        yield Client(http, tokens, url, app, folder)
     executor.close()
     store.close()
 
@@ -152,3 +158,52 @@ def test_the_schedules_cli(
     assert gone.exit_code == 2 and "no schedule" in gone.text
     bad = cli("schedules", "add", "x", "--cron", "nope", "--journey", "Echo")
     assert bad.exit_code == 2 and "5 fields" in bad.text
+
+
+def test_webhook_secrets_never_reach_the_database_file_in_clear(call: Client) -> None:
+    created = call("POST", "/schedules", json=body(name="sealed"))
+    assert created.status_code == 201 and SECRET not in created.text
+    patched = call("PATCH", "/schedules/sealed", json={"webhook_secret": SECRET + "-v2"})
+    assert patched.status_code == 200 and patched.json()["has_webhook_secret"] is True
+    for path in call.folder.glob("reqflo.db*"):
+        assert SECRET.encode() not in path.read_bytes(), path.name
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://127.0.0.1:8080/hook", "webhook host '127.0.0.1' is a loopback address"),
+        ("http://169.254.169.254/latest/meta-data", "is a cloud metadata endpoint"),
+        ("http://localhost:9/hook", "webhook host 'localhost' resolves to"),
+        ("http://10.1.2.3/hook", "is a private address"),
+    ],
+)
+def test_webhooks_to_private_addresses_are_refused_by_default(
+    call: Client, url: str, why: str
+) -> None:
+    answer = call("POST", "/schedules", json=body(name="ssrf", webhook_url=url))
+    assert answer.status_code == 422, answer.text
+    detail = answer.json()["detail"]
+    assert detail.startswith("webhook_url: ") and why in detail
+    assert "REQFLO_WEBHOOK_ALLOW_PRIVATE" in detail
+    assert call("POST", "/schedules", json=body(name="ssrf-ok")).status_code in (201, 409)
+    patched = call("PATCH", "/schedules/ssrf-ok", json={"webhook_url": url})
+    assert patched.status_code == 422 and why in patched.json()["detail"]
+
+
+def test_the_server_option_allows_private_webhooks_but_never_metadata(call: Client) -> None:
+    call.app.state.webhook_allow_private = True
+    try:
+        local = call(
+            "POST",
+            "/schedules",
+            json=body(name="local-hook", webhook_url="http://127.0.0.1:8080/h"),
+        )
+        assert local.status_code == 201, local.text
+        metadata = call(
+            "PATCH", "/schedules/local-hook", json={"webhook_url": "http://169.254.169.254/"}
+        )
+        assert metadata.status_code == 422
+        assert "cloud metadata endpoint" in metadata.json()["detail"]
+    finally:
+        call.app.state.webhook_allow_private = False

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from reqflo.cloud.inprocess import InProcessExecutor
 from reqflo.cloud.scheduler import Leases, Scheduler
+from reqflo.cloud.server import ServerConfig
 from reqflo.cloud.webhook_guard import HINT, check_url
 from reqflo.cloud.webhooks import DELIVERY_HEADER, deliver
 from reqflo.store import RunRecord, Store, StoreSink, sqlite_url
@@ -193,3 +194,22 @@ def test_plaintext_secrets_of_older_servers_are_sealed_on_start(failed: Failed) 
         row = connection.execute(sa.text("SELECT * FROM schedules")).mappings().one()
     assert row["webhook_secret"] is None and row["webhook_secret_ciphertext"] is not None
     assert failed.schedules.webhook_secret(failed.schedule_id) == SECRET
+
+
+def test_the_server_option_comes_from_flag_env_or_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQFLO_WEBHOOK_ALLOW_PRIVATE", raising=False)
+    config_file = tmp_path / "server.toml"
+    config_file.write_text("", encoding="utf-8")
+    monkeypatch.setenv("REQFLO_SERVER_CONFIG", str(config_file))
+    assert ServerConfig.resolve(tmp_path).webhook_allow_private is False
+    config_file.write_text("webhook_allow_private = true\n", encoding="utf-8")
+    assert ServerConfig.resolve(tmp_path).webhook_allow_private is True
+    monkeypatch.setenv("REQFLO_WEBHOOK_ALLOW_PRIVATE", "0")
+    assert ServerConfig.resolve(tmp_path).webhook_allow_private is False
+    monkeypatch.setenv("REQFLO_WEBHOOK_ALLOW_PRIVATE", "1")
+    assert (
+        ServerConfig.resolve(tmp_path, webhook_allow_private=False).webhook_allow_private is False
+    )
+    assert ServerConfig.resolve(tmp_path).webhook_allow_private is True
