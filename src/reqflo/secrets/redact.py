@@ -52,6 +52,7 @@ import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 MASK = "[REDACTED]"
@@ -164,9 +165,12 @@ class Redactor:
         Authorization keeps its scheme (`Bearer [REDACTED]`); Cookie and Set-Cookie keep
         cookie names and Set-Cookie attributes, never cookie values.
         """
+        redact = self.redact
         return tuple(
-            (self.redact(name), self._header_value(name, value)) for name, value in headers
-        )
+            (redact(name), redact(value) if _credential_kind(name) is None else
+             self._header_value(name, value))
+            for name, value in headers
+        )  # fmt: skip
 
     def _header_value(self, name: str, value: str) -> str:
         kind = name.strip().lower()
@@ -263,6 +267,13 @@ def _message_of(record: logging.LogRecord) -> str:
         return f"{record.msg!s} [unformattable log arguments dropped]"
 
 
+@lru_cache(maxsize=512)
+def _credential_kind(name: str) -> str | None:
+    """The lower-case name of an always-masked header (Authorization, Cookie …), else None."""
+    kind = name.strip().lower()
+    return kind if kind in ALWAYS_MASKED_HEADERS else None
+
+
 def _mask_cookie_pair(pair: str) -> str:
     name, sep, _value = pair.strip().partition("=")
     return f"{name}={MASK}" if sep and name else MASK
@@ -322,11 +333,13 @@ class _LiteralMatcher:
     """
 
     def __init__(self, literals: set[str], others: set[str], parts: set[str]) -> None:
-        self.literals = tuple(sorted(literals, key=len, reverse=True))
+        self.literals = tuple(sorted(literals, key=len))  # shortest first: see `spans`
         self.others = others
         self.cores = tuple({_core(form) for form in others})
         self.may_touch_mask = _may_touch_mask(parts)
         self.shortest = min((len(form) for form in literals | others), default=_NEVER)
+        # a match of an escaped form is at least as long as the form (escapes only grow)
+        self._shortest_other = min((len(form) for form in others), default=_NEVER)
         self._parts = parts
         self._compiled: _Matcher | None = None
         if "" in self.cores:
@@ -341,11 +354,16 @@ class _LiteralMatcher:
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         found: list[tuple[int, int]] = []
+        size = len(text)
         for literal in self.literals:
+            if len(literal) > size:  # this one and every longer one cannot occur
+                break
             start = text.find(literal)
             while start >= 0:
                 found.append((start, start + len(literal)))
                 start = text.find(literal, start + 1)
+        if size < self._shortest_other:
+            return found
         compiled = self._compiled
         if compiled is None and self.others:
             for core in self.cores:
