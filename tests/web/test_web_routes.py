@@ -17,6 +17,23 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("GET", "/runs", "/runs", "viewer"),
     ("GET", "/admin/tokens", "/admin/tokens", "admin"),
     ("POST", "/logout", "/logout", "viewer"),
+    ("GET", "/journeys", "/journeys", "viewer"),
+    ("GET", "/journeys/{name:path}", "/journeys/Echo", "viewer"),
+    ("GET", "/artifacts/{artifact_id}", "/artifacts/0000000", "viewer"),
+    ("GET", "/environments", "/environments", "viewer"),
+    ("POST", "/environments", "/environments", "editor"),
+    ("GET", "/environments/{name}", "/environments/demo", "viewer"),
+    ("POST", "/environments/{name}", "/environments/demo", "editor"),
+    ("GET", "/schedules", "/schedules", "viewer"),
+    ("GET", "/schedules/new", "/schedules/new", "editor"),
+    ("GET", "/schedules/preview", "/schedules/preview?cron=0+2+*+*+*", "viewer"),
+    ("POST", "/schedules", "/schedules", "editor"),
+    ("GET", "/schedules/{schedule_id}", "/schedules/none", "viewer"),
+    ("GET", "/schedules/{schedule_id}/edit", "/schedules/none/edit", "editor"),
+    ("POST", "/schedules/{schedule_id}/edit", "/schedules/none/edit", "editor"),
+    ("POST", "/schedules/{schedule_id}/pause", "/schedules/none/pause", "editor"),
+    ("POST", "/schedules/{schedule_id}/resume", "/schedules/none/resume", "editor"),
+    ("POST", "/schedules/{schedule_id}/remove", "/schedules/none/remove", "editor"),
 ]
 PUBLIC = {("GET", "/"), ("GET", "/login"), ("POST", "/login")}
 BELOW = {"viewer": None, "editor": "viewer", "admin": "editor"}

@@ -1,7 +1,244 @@
-"""Web UI pages: schedules (being built)."""
+"""Web UI pages: schedules.
+
+Owns /schedules (every schedule: cron + timezone, target, environment, state, the next
+five fire instants, the last ticks with their runs), /schedules/{id} (the ticks
+history and the failure-notification deliveries), the forms that add, edit, pause,
+resume and remove a schedule (editor, as the API routes in `api_schedules`), and
+/schedules/preview (an htmx fragment: the next fire instants of a cron + timezone as
+typed). The webhook signing secret is write-only: pages only say whether one is set.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import zoneinfo
+from datetime import UTC, datetime
+from functools import cache
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from reqflo.cloud.cron import CronError
+from reqflo.cloud.durable.keys import load_master_key
+from reqflo.cloud.schedule_api_models import ScheduleRequest, ScheduleUpdate
+from reqflo.cloud.web.schedule_forms import (
+    FormError,
+    check_schedule,
+    fire_times,
+    form_text,
+    schedule_fields,
+)
+from reqflo.cloud.web.session import Posted, form, page, services_of
+from reqflo.cloud.web.templating import render
+from reqflo.store.catalog_views import journeys, recent_ticks
+from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
+from reqflo.store.schedule_store import DuplicateSchedule, ScheduleStore
+from reqflo.store.session_store import WebSession
 
 router = APIRouter(include_in_schema=False)
+Viewer = Annotated[WebSession, Depends(page("viewer"))]
+Editor = Annotated[WebSession, Depends(page("editor"))]
+EditorForm = Annotated[Posted, Depends(form("editor"))]
+KEPT = frozenset({"rows", "data_key", "webhook_secret"})  # the edit form does not show them
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _store(request: Request, sealing: bool = False) -> ScheduleStore:
+    """The schedule store; with the master key when a webhook secret is to be sealed."""
+    services = services_of(request)
+    if sealing:
+        return ScheduleStore(services.store, load_master_key(services.data_dir))
+    return ScheduleStore(services.store)
+
+
+def _existing(request: Request, key: str) -> ScheduleRecord:
+    found = _store(request).get(key)
+    if found is None:
+        from reqflo.cloud.web import PageNotFound
+
+        raise PageNotFound(f"no schedule with id or name '{key}'")
+    return found
+
+
+# ------------------------------------------------------------------ pages
+
+
+@router.get("/schedules")
+def schedules_page(request: Request, me: Viewer) -> Response:
+    store = services_of(request).store
+    rows = [_summary(request, record, 3) for record in _store(request).all()]
+    flash = str(request.query_params.get("flash") or "")
+    return render(request, "schedules/list.html", section="schedules", rows=rows,
+                  flash=flash, has_journeys=bool(journeys(store)))  # fmt: skip
+
+
+@router.get("/schedules/new")
+def new_schedule_page(request: Request, me: Editor) -> Response:
+    draft = form_text({"timezone": "UTC", "missed": "skip"})
+    return _form(request, draft, None)
+
+
+@router.get("/schedules/preview")
+def preview_fragment(request: Request, me: Viewer, cron: str = "", timezone: str = "") -> Response:
+    """The next five fire instants of what is typed (an htmx fragment; errors in words)."""
+    return render(request, "schedules/_preview.html", **_preview(cron, timezone or "UTC"))
+
+
+@router.get("/schedules/{schedule_id}")
+def schedule_page(request: Request, schedule_id: str, me: Viewer) -> Response:
+    record = _existing(request, schedule_id)
+    view = _summary(request, record, 100)
+    creators = {t.id: t.name for t in services_of(request).store.tokens()}
+    return render(
+        request, "schedules/detail.html", section="schedules", row=view,
+        created_by=creators.get(record.created_by, record.created_by),
+        flash=str(request.query_params.get("flash") or ""),
+    )  # fmt: skip
+
+
+@router.get("/schedules/{schedule_id}/edit")
+def edit_schedule_page(request: Request, schedule_id: str, me: Editor) -> Response:
+    record = _existing(request, schedule_id)
+    draft = form_text({**vars(record), "inputs": _inputs_text(record.inputs)})
+    return _form(request, draft, record)
+
+
+# ------------------------------------------------------------------ forms
+
+
+@router.post("/schedules")
+def create_schedule(request: Request, posted: EditorForm) -> Response:
+    try:
+        fields = schedule_fields(posted.fields, ScheduleRequest)
+        check_schedule(services_of(request).store, fields, _now())
+        new = NewSchedule(**fields, created_by=posted.session.token.id)
+        record = _store(request, bool(new.webhook_secret)).create(new, _now())
+    except FormError as exc:
+        return _form(request, form_text(posted.fields), None, str(exc), exc.status)
+    except DuplicateSchedule as exc:
+        return _form(request, form_text(posted.fields), None, str(exc), 409)
+    return _to(record, f"Schedule '{record.name}' added.")
+
+
+@router.post("/schedules/{schedule_id}/edit")
+def update_schedule(request: Request, schedule_id: str, posted: EditorForm) -> Response:
+    old = _existing(request, schedule_id)
+    try:
+        changes = _changes(posted)
+        merged = {**vars(old), **changes}
+        if (merged["journey"] is None) == (merged["artifact_id"] is None):
+            raise FormError("give exactly one of journey (its latest artifact) or artifact_id")
+        check_schedule(services_of(request).store, merged, _now())
+        sealing = bool(changes.get("webhook_secret"))
+        record = _store(request, sealing).update(old.id, changes, _now())
+    except FormError as exc:
+        return _form(request, form_text(posted.fields), old, str(exc), exc.status)
+    except DuplicateSchedule as exc:
+        return _form(request, form_text(posted.fields), old, str(exc), 409)
+    return _to(record, f"Schedule '{record.name}' saved.")
+
+
+def _changes(posted: Posted) -> dict[str, Any]:
+    """The edit form's fields as changes; rows and data key are kept, and so is the
+    webhook secret unless a new one is typed or 'remove it' is ticked."""
+    fields = schedule_fields(posted.fields, ScheduleUpdate)
+    for required in ("name", "cron"):
+        if not fields[required]:
+            raise FormError(f"{required}: this field is required")
+    changes = {k: v for k, v in fields.items() if k not in KEPT}
+    if fields.get("webhook_secret"):
+        changes["webhook_secret"] = fields["webhook_secret"]
+    elif posted.fields.get("clear_webhook_secret"):
+        changes["webhook_secret"] = None
+    return changes
+
+
+@router.post("/schedules/{schedule_id}/pause")
+def pause_schedule(request: Request, schedule_id: str, posted: EditorForm) -> Response:
+    record = _existing(request, schedule_id)
+    record = _store(request).set_enabled(record.id, False, _now())
+    return _to(record, f"Schedule '{record.name}' paused: it does not fire until resumed.")
+
+
+@router.post("/schedules/{schedule_id}/resume")
+def resume_schedule(request: Request, schedule_id: str, posted: EditorForm) -> Response:
+    record = _existing(request, schedule_id)
+    record = _store(request).set_enabled(record.id, True, _now())
+    return _to(record, f"Schedule '{record.name}' resumed: ticks of the pause are not run.")
+
+
+@router.post("/schedules/{schedule_id}/remove")
+def remove_schedule(request: Request, schedule_id: str, posted: EditorForm) -> Response:
+    record = _existing(request, schedule_id)
+    _store(request).delete(record.id)
+    flash = quote(f"Schedule '{record.name}' removed.")
+    return RedirectResponse(f"/schedules?flash={flash}", status_code=303)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _to(record: ScheduleRecord, message: str) -> Response:
+    return RedirectResponse(f"/schedules/{record.id}?flash={quote(message)}", status_code=303)
+
+
+def _form(
+    request: Request, draft: dict[str, str], record: ScheduleRecord | None,
+    error: str = "", status_code: int = 200,
+) -> Response:  # fmt: skip
+    store = services_of(request).store
+    return render(
+        request, "schedules/form.html", status_code, section="schedules", draft=draft,
+        record=record, editing=record is not None, error=error,
+        journeys=[j.name for j in journeys(store)], zones=_zones(),
+        environments=[e.name for e in store.environments()],
+        **_preview(draft["cron"], draft["timezone"] or "UTC"),
+    )  # fmt: skip
+
+
+def _preview(cron: str, timezone: str) -> dict[str, Any]:
+    if not cron.strip():
+        return {"fires": [], "preview_error": "Type a cron expression to see when it fires."}
+    try:
+        fires = fire_times(cron.strip(), timezone.strip(), 5)
+    except CronError as exc:
+        return {"fires": [], "preview_error": str(exc)}
+    return {"fires": fires, "preview_error": "" if fires else f"'{cron}' never fires."}
+
+
+def _summary(request: Request, record: ScheduleRecord, ticks: int) -> dict[str, Any]:
+    try:
+        fires = fire_times(record.cron, record.timezone, 5) if record.enabled else []
+    except CronError:
+        fires = []
+    return {
+        "s": record, "fires": fires, "webhook": _shown_url(record.webhook_url),
+        "ticks": recent_ticks(services_of(request).store, record.id, ticks),
+        "inputs": _inputs_text(record.inputs) if record.inputs else "",
+    }  # fmt: skip
+
+
+def _shown_url(url: str | None) -> str | None:
+    """The webhook URL without user info or query (they may carry credentials)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    query = "…" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+def _inputs_text(inputs: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(inputs, indent=2, ensure_ascii=False, sort_keys=True) if inputs else ""
+
+
+@cache
+def _zones() -> list[str]:
+    return sorted(zoneinfo.available_timezones())

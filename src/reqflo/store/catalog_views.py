@@ -1,0 +1,142 @@
+"""Read-only views of the catalog for the web UI: journeys, their artifacts, the runs of
+each artifact and the recent ticks of a schedule with their runs' status.
+
+Owns `JourneySummary`, `ArtifactUsage`, `TickView` and the queries that make them
+(`journeys`, `journey_artifacts`, `recent_ticks`). Every function opens one short
+session through `Store.session()`, never writes, and returns frozen records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reqflo.store.models import ArtifactRow, RunRow
+from reqflo.store.records import ArtifactRecord, RunRecord
+from reqflo.store.schedule_models import TickRow
+from reqflo.store.schedule_records import TickRecord
+from reqflo.store.store import Store
+
+
+@dataclass(frozen=True)
+class JourneySummary:
+    """A journey the service has seen: how many artifacts, the latest one, the last run."""
+
+    name: str
+    artifacts: int
+    latest: ArtifactRecord
+    last_run: RunRecord | None
+
+
+@dataclass(frozen=True)
+class ArtifactUsage:
+    """One artifact of a journey and how many runs it had (the last one, if any)."""
+
+    artifact: ArtifactRecord
+    runs: int
+    last_run: RunRecord | None
+
+
+@dataclass(frozen=True)
+class TickView:
+    """A fired tick of a schedule with the status of its run (None: no run, or pruned)."""
+
+    tick: TickRecord
+    run_status: str | None
+
+
+def journeys(store: Store) -> list[JourneySummary]:
+    """Every journey with an uploaded artifact, by name."""
+    counts = (
+        select(ArtifactRow.journey, func.count())
+        .group_by(ArtifactRow.journey)
+        .order_by(ArtifactRow.journey)
+    )
+    with store.session() as session:
+        return [
+            JourneySummary(
+                name,
+                count,
+                _latest_artifact(session, name),
+                _last_run(session, RunRow.journey, name),
+            )
+            for name, count in session.execute(counts).all()
+        ]
+
+
+def journey_artifacts(store: Store, journey: str) -> list[ArtifactUsage]:
+    """The artifacts of a journey, newest first, with their run counts."""
+    artifacts = (
+        select(ArtifactRow)
+        .where(ArtifactRow.journey == journey)
+        .order_by(ArtifactRow.created_at.desc(), ArtifactRow.id)
+    )
+    runs = (
+        select(RunRow.artifact_id, func.count())
+        .where(RunRow.journey == journey)
+        .group_by(RunRow.artifact_id)
+    )
+    with store.session() as session:
+        per_artifact = {artifact_id: count for artifact_id, count in session.execute(runs).all()}
+        return [
+            ArtifactUsage(
+                ArtifactRecord.of(row),
+                per_artifact.get(row.id, 0),
+                _last_run(session, RunRow.artifact_id, row.id) if row.id in per_artifact else None,
+            )
+            for row in session.scalars(artifacts)
+        ]
+
+
+def artifact_runs(store: Store, artifact_id: str) -> int:
+    """How many runs used this artifact."""
+    with store.session() as session:
+        query = select(func.count()).select_from(RunRow).where(RunRow.artifact_id == artifact_id)
+        return session.scalar(query) or 0
+
+
+def recent_ticks(store: Store, schedule_id: str, limit: int = 20) -> list[TickView]:
+    """The schedule's last `limit` ticks, newest first, with their runs' status."""
+    query = (
+        select(TickRow, RunRow.status)
+        .outerjoin(RunRow, RunRow.id == TickRow.run_id)
+        .where(TickRow.schedule_id == schedule_id)
+        .order_by(TickRow.tick_at.desc())
+        .limit(limit)
+    )
+    with store.session() as session:
+        return [TickView(TickRecord.of(tick), status) for tick, status in session.execute(query)]
+
+
+def _latest_artifact(session: Session, journey: str) -> ArtifactRecord:
+    row = session.scalars(
+        select(ArtifactRow)
+        .where(ArtifactRow.journey == journey)
+        .order_by(ArtifactRow.created_at.desc(), ArtifactRow.id)
+        .limit(1)
+    ).one()
+    return ArtifactRecord.of(row)
+
+
+def _last_run(session: Session, column: object, value: str) -> RunRecord | None:
+    query = (
+        select(RunRow)
+        .where(column == value)  # type: ignore[arg-type]
+        .order_by(RunRow.created_at.desc(), RunRow.id)
+        .limit(1)
+    )
+    row = session.scalars(query).first()
+    return RunRecord.of(row) if row else None
+
+
+__all__ = [
+    "ArtifactUsage",
+    "JourneySummary",
+    "TickView",
+    "artifact_runs",
+    "journey_artifacts",
+    "journeys",
+    "recent_ticks",
+]
