@@ -15,6 +15,15 @@ from web_support import Site, signed_in
 
 PAGES: list[tuple[str, str, str, str]] = [
     ("GET", "/runs", "/runs", "viewer"),
+    ("GET", "/runs/table", "/runs/table", "viewer"),
+    ("GET", "/runs/new", "/runs/new", "editor"),
+    ("POST", "/runs/new", "/runs/new", "editor"),
+    ("GET", "/runs/{run_id}", "/runs/0000", "viewer"),
+    ("GET", "/runs/{run_id}/progress", "/runs/0000/progress", "viewer"),
+    ("GET", "/runs/{run_id}/instances/{index}", "/runs/0000/instances/0", "viewer"),
+    ("GET", "/runs/{run_id}/diff", "/runs/0000/diff", "viewer"),
+    ("POST", "/runs/{run_id}/rerun", "/runs/0000/rerun", "editor"),
+    ("POST", "/runs/{run_id}/cancel", "/runs/0000/cancel", "editor"),
     ("GET", "/admin/tokens", "/admin/tokens", "admin"),
     ("POST", "/logout", "/logout", "viewer"),
     ("GET", "/journeys", "/journeys", "viewer"),
