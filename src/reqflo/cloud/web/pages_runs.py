@@ -1,22 +1,271 @@
-"""Web UI pages: runs (list; detail, diff, rerun and cancel are being built)."""
+"""Web UI pages: runs — list, detail with evidence, instances, diff, start, rerun, cancel.
+
+Routes (viewer unless said otherwise):
+- GET /runs                 the list, filtered (journey, status, environment, trigger,
+                            created from/to) and paged; GET /runs/table is its table alone,
+                            polled by htmx every second while a listed run is active.
+- GET /runs/new (editor)    the "Start a run" form; POST /runs/new submits it exactly as
+                            `POST /api/v1/runs` would (reqflo.cloud.web.run_form).
+- GET /runs/{id}            facts, live progress (GET /runs/{id}/progress, polled while
+                            the run is active; answers `HX-Refresh` when it ends), the
+                            instances (paged, failed only) or the single instance's evidence.
+- GET /runs/{id}/instances/{index}  one instance's evidence: steps, attempts, assertions.
+- GET /runs/{id}/diff       against the previous run of the journey (reqflo.cloud.web.run_diff).
+- POST /runs/{id}/rerun, POST /runs/{id}/cancel (editor): the API's rerun and cancel.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
 
-from reqflo.cloud.web.session import page, services_of
+from reqflo.cloud.api_runs import cancel_run, rerun
+from reqflo.cloud.web import run_form
+from reqflo.cloud.web.run_diff import diff_runs
+from reqflo.cloud.web.run_evidence import evidence_helpers, instance_result
+from reqflo.cloud.web.session import Posted, form, page, services_of
 from reqflo.cloud.web.templating import render
-from reqflo.store import RunFilter
+from reqflo.store import RunRecord
+from reqflo.store.models import RUN_STATUSES
+from reqflo.store.run_views import ACTIVE, RunQuery, RunViews
 from reqflo.store.session_store import WebSession
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[WebSession, Depends(page("viewer"))]
+Editor = Annotated[WebSession, Depends(page("editor"))]
+EditorForm = Annotated[Posted, Depends(form("editor"))]
+PAGE_SIZE = 50
+TRIGGERS = ("api", "rerun", "schedule")
+FILTERS = ("journey", "status", "environment", "trigger", "from", "to")
+
+
+def views(request: Request) -> RunViews:
+    return RunViews(services_of(request).store)
+
+
+def flash_of(request: Request) -> dict[str, Any]:
+    kind = "error" if request.query_params.get("kind") == "error" else "ok"
+    return {"flash": request.query_params.get("flash", ""), "flash_kind": kind}
+
+
+def go(target: str, flash: str, kind: str = "ok") -> RedirectResponse:
+    return RedirectResponse(f"{target}?flash={quote(flash)}&kind={kind}", status_code=303)
+
+
+# ------------------------------------------------------------------ list
+
+
+def run_query(params: dict[str, str]) -> tuple[RunQuery, str]:
+    """The list's filters from the query string: (query, a problem to show or '')."""
+    since, problem_from = _day(params, "from")
+    until, problem_to = _day(params, "to")
+    problem = problem_from or problem_to
+    status = params.get("status") or None
+    if status is not None and status not in RUN_STATUSES:
+        problem, status = f"status: one of {', '.join(RUN_STATUSES)}", None
+    query = RunQuery(
+        journey=params.get("journey") or None, status=status,
+        environment=params.get("environment") or None, trigger=params.get("trigger") or None,
+        since=_midnight(since), until=_midnight(until + timedelta(days=1) if until else None),
+    )  # fmt: skip
+    return query, problem
+
+
+def _day(params: dict[str, str], name: str) -> tuple[date | None, str]:
+    text = params.get(name, "")
+    try:
+        return (date.fromisoformat(text) if text else None), ""
+    except ValueError:
+        return None, f"{name}: expected a date like 2026-01-31, got '{text}'"
+
+
+def _midnight(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), UTC) if day else None
+
+
+def list_context(request: Request) -> dict[str, Any]:
+    params = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
+    query, problem = run_query(params)
+    offset = max(_int(request.query_params.get("offset"), 0), 0)
+    runs, total = views(request).runs(query, PAGE_SIZE, offset)
+    names = views(request).token_names()
+    return {
+        "runs": runs, "total": total, "limit": PAGE_SIZE, "offset": offset,
+        "params": params, "query": urlencode(params), "problem": problem,
+        "live": any(r.status in ACTIVE for r in runs), "names": names,
+    }  # fmt: skip
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default
 
 
 @router.get("/runs")
 def runs_page(request: Request, me: Viewer) -> Response:
-    runs, total = services_of(request).store.runs(RunFilter(), 50, 0)
-    return render(request, "runs/list.html", section="runs", runs=runs, total=total)
+    found = views(request)
+    context = list_context(request)
+    return render(
+        request, "runs/list.html", 400 if context["problem"] else 200, section="runs",
+        journeys=found.journeys(), environments=found.environments(), statuses=RUN_STATUSES,
+        triggers=TRIGGERS, **context, **flash_of(request),
+    )  # fmt: skip
+
+
+@router.get("/runs/table")
+def runs_table(request: Request, me: Viewer) -> Response:
+    return render(request, "runs/_table.html", **list_context(request))
+
+
+# ------------------------------------------------------------------ start a run
+
+
+def start_context(request: Request, chosen: run_form.StartForm) -> dict[str, Any]:
+    store = services_of(request).store
+    artifact = store.artifact(chosen.artifact) if chosen.artifact else None
+    return {
+        "form": chosen,
+        "artifacts": views(request).artifacts(),
+        "environments": [e.name for e in store.environments()],
+        "plan": artifact.plan if artifact else None,
+    }
+
+
+@router.get("/runs/new")
+def start_page(request: Request, me: Editor) -> Response:
+    artifact_id = request.query_params.get("artifact", "")
+    journey = request.query_params.get("journey", "")
+    problem = ""
+    if not artifact_id and journey:
+        latest = views(request).latest_artifact(journey)
+        artifact_id = latest.id if latest else ""
+        problem = "" if latest else f"journey '{journey}' has no uploaded artifact"
+    elif artifact_id and services_of(request).store.artifact_record(artifact_id) is None:
+        problem = f"artifact {artifact_id} is not uploaded"
+    chosen = run_form.StartForm(artifact=artifact_id, environment=_default_env(request))
+    return render(
+        request, "runs/new.html", 404 if problem else 200, section="runs",
+        problem=problem, **start_context(request, chosen),
+    )  # fmt: skip
+
+
+def _default_env(request: Request) -> str:
+    names = [e.name for e in services_of(request).store.environments()]
+    return names[0] if len(names) == 1 else ""
+
+
+@router.post("/runs/new")
+def start_run(request: Request, posted: EditorForm) -> Response:
+    chosen = run_form.StartForm.of(posted.fields)
+    try:
+        run = run_form.submit(services_of(request), posted.session.token, chosen)
+    except run_form.FormProblem as problem:
+        return render(
+            request, "runs/new.html", problem.status_code, section="runs",
+            problem=str(problem), **start_context(request, chosen),
+        )  # fmt: skip
+    return go(f"/runs/{run.id}", "Run started.")
+
+
+# ------------------------------------------------------------------ one run
+
+
+def existing(request: Request, run_id: str) -> RunRecord:
+    from reqflo.cloud.web import PageNotFound
+
+    record = services_of(request).store.run(run_id)
+    if record is None:
+        raise PageNotFound(f"run '{run_id}' does not exist")
+    return record
+
+
+def run_facts(request: Request, run: RunRecord) -> dict[str, Any]:
+    store = services_of(request).store
+    return {
+        "run": run, "artifact": store.artifact_record(run.artifact_id),
+        "requested_by": views(request).token_names().get(run.requested_by, run.requested_by),
+        "elapsed_ms": _elapsed_ms(run), "live": run.status in ACTIVE,
+    }  # fmt: skip
+
+
+def _elapsed_ms(run: RunRecord) -> float | None:
+    if run.started_at is None:
+        return None
+    end = run.finished_at or datetime.now(UTC)
+    return (end - run.started_at).total_seconds() * 1000
+
+
+@router.get("/runs/{run_id}")
+def run_page(request: Request, run_id: str, me: Viewer) -> Response:
+    run = existing(request, run_id)
+    failed_only = request.query_params.get("failed") == "1"
+    offset = max(_int(request.query_params.get("offset"), 0), 0)
+    found = views(request)
+    instances, matching = found.instance_page(run.id, failed_only, PAGE_SIZE, offset)
+    single = found.instance(run.id, 0) if run.total == 1 else None
+    return render(
+        request, "runs/detail.html", section="runs", **run_facts(request, run),
+        instances=instances, matching=matching, failed_only=failed_only, offset=offset,
+        limit=PAGE_SIZE, single=instance_result(single), previous=found.previous(run),
+        **evidence_helpers(), **flash_of(request),
+    )  # fmt: skip
+
+
+@router.get("/runs/{run_id}/progress")
+def run_progress(request: Request, run_id: str, me: Viewer) -> Response:
+    run = existing(request, run_id)
+    if run.status not in ACTIVE and request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Refresh": "true"})
+    return render(request, "runs/_progress.html", **run_facts(request, run))
+
+
+@router.get("/runs/{run_id}/instances/{index}")
+def instance_page(request: Request, run_id: str, index: int, me: Viewer) -> Response:
+    from reqflo.cloud.web import PageNotFound
+
+    run = existing(request, run_id)
+    record = views(request).instance(run.id, index)
+    if record is None:
+        raise PageNotFound(f"run {run_id} has no instance {index} (yet)")
+    return render(
+        request, "runs/instance.html", section="runs", run=run,
+        result=instance_result(record), **evidence_helpers(),
+    )  # fmt: skip
+
+
+@router.get("/runs/{run_id}/diff")
+def diff_page(request: Request, run_id: str, me: Viewer) -> Response:
+    run = existing(request, run_id)
+    against = request.query_params.get("against")
+    previous = existing(request, against) if against else views(request).previous(run)
+    store = services_of(request).store
+    diff = None
+    if previous is not None:
+        diff = diff_runs(previous, run, store.instances(previous.id), store.instances(run.id))
+    return render(request, "runs/diff.html", section="runs", run=run, previous=previous, diff=diff)
+
+
+@router.post("/runs/{run_id}/rerun")
+def rerun_run(request: Request, run_id: str, posted: EditorForm) -> Response:
+    old = existing(request, run_id)
+    try:
+        new = rerun(old.id, posted.session.token, services_of(request))
+    except HTTPException as exc:
+        return go(f"/runs/{old.id}", f"Rerun refused: {exc.detail}", "error")
+    return go(f"/runs/{new.id}", f"Rerun of {old.id[:12]} started.")
+
+
+@router.post("/runs/{run_id}/cancel")
+def cancel(request: Request, run_id: str, posted: EditorForm) -> Response:
+    run = existing(request, run_id)
+    try:
+        cancel_run(run.id, services_of(request))
+    except HTTPException as exc:
+        return go(f"/runs/{run.id}", f"Not cancelled: {exc.detail}", "error")
+    return go(f"/runs/{run.id}", "Run cancelled.")

@@ -1,0 +1,122 @@
+"""The "Start a run" form: what it offers, how its fields become an API run request.
+
+Owns `StartForm` (the submitted text, kept to refill the form after an error),
+`parse_inputs` (`key=value` lines or a JSON object), `parse_rows` (a JSON array of
+objects) and `submit`: the form becomes the API's `RunRequest` and goes through the
+API's own `submit_run`, so the checks and the queued run are exactly the API's. Every
+problem comes back as a `FormProblem` (a message and an HTTP status for the form page),
+never as a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from reqflo.cloud.api_deps import Services
+from reqflo.cloud.api_models import RunOut, RunRequest
+from reqflo.cloud.api_runs import submit_run
+from reqflo.store import TokenRecord
+
+FIELDS = ("artifact", "environment", "case", "inputs", "rows", "data_key", "concurrency")
+
+
+class FormProblem(Exception):
+    """A form the API would refuse: its message and the form page's status code."""
+
+    def __init__(self, message: str, status_code: int = 422) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class StartForm:
+    artifact: str = ""
+    environment: str = ""
+    case: str = ""
+    inputs: str = ""
+    rows: str = ""
+    data_key: str = ""
+    concurrency: str = ""
+
+    @classmethod
+    def of(cls, fields: FormData) -> StartForm:
+        return cls(**{name: str(fields.get(name) or "").strip() for name in FIELDS})
+
+
+def parse_inputs(text: str) -> dict[str, Any]:
+    """A JSON object, or `name=value` lines (values are text, as with `--set`)."""
+    if text.startswith("{"):
+        found = _json(text, "inputs")
+        if not isinstance(found, dict):
+            raise FormProblem('inputs: a JSON object is expected, like {"word": "hi"}')
+        return found
+    values: dict[str, Any] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise FormProblem(f"inputs, line {number}: expected name=value, got '{line.strip()}'")
+        values[name.strip()] = value.strip()
+    return values
+
+
+def parse_rows(text: str) -> list[dict[str, Any]] | None:
+    if not text:
+        return None
+    found = _json(text, "data rows")
+    if not isinstance(found, list) or not all(isinstance(row, dict) for row in found):
+        raise FormProblem('data rows: a JSON array of objects is expected, like [{"word": "a"}]')
+    return found
+
+
+def _json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormProblem(
+            f"{what}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
+def run_request(form: StartForm) -> RunRequest:
+    if not form.artifact:
+        raise FormProblem("artifact: pick the artifact to run")
+    concurrency: int | str | None = form.concurrency or None
+    if concurrency is not None and str(concurrency).isdigit():
+        concurrency = int(str(concurrency))
+    payload = {
+        "artifact_id": form.artifact, "environment": form.environment or None,
+        "case": form.case or None, "inputs": parse_inputs(form.inputs),
+        "rows": parse_rows(form.rows), "data_key": form.data_key or None,
+        "concurrency": concurrency,
+    }  # fmt: skip
+    try:
+        return RunRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise FormProblem("; ".join(_describe(e) for e in exc.errors())) from None
+
+
+def _describe(error: Any) -> str:
+    names = {"artifact_id": "artifact", "rows": "data rows"}
+    location = ".".join(names.get(str(p), str(p)) for p in error.get("loc", ()))
+    return f"{location}: {error.get('msg', 'invalid')}"
+
+
+def submit(services: Services, token: TokenRecord, form: StartForm) -> RunOut:
+    """Submit as `POST /api/v1/runs` would; FormProblem for anything it would refuse."""
+    body = run_request(form)
+    try:
+        return submit_run(body, Response(), token, services)
+    except HTTPException as exc:
+        status = exc.status_code if exc.status_code in (400, 409, 422) else 422
+        raise FormProblem(str(exc.detail), status) from None
+
+
+__all__ = ["FormProblem", "StartForm", "parse_inputs", "parse_rows", "run_request", "submit"]

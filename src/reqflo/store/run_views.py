@@ -1,0 +1,137 @@
+"""Read-only queries the web UI's runs pages need beyond `Store`'s repository methods.
+
+Owns `RunQuery` (the runs list filters: journey, status, environment, trigger and a
+created-at window), `InstanceSummary` (an instance without its result, for tables of
+thousands) and `RunViews`: filtered run pages, the distinct
+journeys and environments runs used (filter dropdowns), the previous run of a journey
+(for diffs), instance pages and single instances, recent artifacts and token names.
+Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+
+from reqflo.store.models import ArtifactRow, InstanceRow, RunRow, TokenRow
+from reqflo.store.records import ArtifactRecord, InstanceRecord, RunRecord
+from reqflo.store.store import Store
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """Filters of the runs list; None means any. `since` inclusive, `until` exclusive."""
+
+    journey: str | None = None
+    status: str | None = None
+    environment: str | None = None
+    trigger: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    index: int
+    key: str
+    status: str
+    duration_ms: float
+
+
+class RunViews:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def runs(
+        self, where: RunQuery, limit: int = 50, offset: int = 0
+    ) -> tuple[list[RunRecord], int]:
+        """Newest first: (one page of runs, how many match in all)."""
+        query = _filtered(where)
+        with self.store.session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            page = query.order_by(RunRow.created_at.desc(), RunRow.id).limit(limit).offset(offset)
+            return [RunRecord.of(r) for r in session.scalars(page)], total
+
+    def journeys(self) -> list[str]:
+        with self.store.session() as session:
+            return list(session.scalars(select(RunRow.journey).distinct().order_by(RunRow.journey)))
+
+    def environments(self) -> list[str]:
+        query = select(RunRow.environment).where(RunRow.environment.is_not(None)).distinct()
+        with self.store.session() as session:
+            return [e for e in session.scalars(query.order_by(RunRow.environment)) if e]
+
+    def previous(self, run: RunRecord) -> RunRecord | None:
+        """The latest run of the same journey (and environment) created before `run`."""
+        query = select(RunRow).where(
+            RunRow.journey == run.journey,
+            RunRow.environment.is_(None)
+            if run.environment is None
+            else RunRow.environment == run.environment,
+            RunRow.id != run.id,
+            RunRow.created_at <= run.created_at,
+        )
+        query = query.order_by(RunRow.created_at.desc(), RunRow.id).limit(1)
+        with self.store.session() as session:
+            row = session.scalar(query)
+            return RunRecord.of(row) if row else None
+
+    def instance_page(
+        self, run_id: str, failed_only: bool, limit: int, offset: int
+    ) -> tuple[list[InstanceSummary], int]:
+        """Instances without their results, by index: (one page, how many match)."""
+        query = select(InstanceRow.index, InstanceRow.key, InstanceRow.status,
+                       InstanceRow.duration_ms).where(InstanceRow.run_id == run_id)  # fmt: skip
+        if failed_only:
+            query = query.where(InstanceRow.status != "passed")
+        with self.store.session() as session:
+            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = session.execute(query.order_by(InstanceRow.index).limit(limit).offset(offset))
+            return [InstanceSummary(*row) for row in rows], total
+
+    def instance(self, run_id: str, index: int) -> InstanceRecord | None:
+        with self.store.session() as session:
+            row = session.get(InstanceRow, (run_id, index))
+            return InstanceRecord.of(row) if row else None
+
+    def artifacts(self, limit: int = 200) -> list[ArtifactRecord]:
+        """Newest first."""
+        query = select(ArtifactRow).order_by(ArtifactRow.created_at.desc(), ArtifactRow.id)
+        with self.store.session() as session:
+            return [ArtifactRecord.of(r) for r in session.scalars(query.limit(limit))]
+
+    def latest_artifact(self, journey: str) -> ArtifactRecord | None:
+        query = select(ArtifactRow).where(ArtifactRow.journey == journey)
+        query = query.order_by(ArtifactRow.created_at.desc(), ArtifactRow.id).limit(1)
+        with self.store.session() as session:
+            row = session.scalar(query)
+            return ArtifactRecord.of(row) if row else None
+
+    def token_names(self) -> dict[str, str]:
+        """Token id → name, revoked tokens included (old runs name them too)."""
+        with self.store.session() as session:
+            return {row.id: row.name for row in session.execute(select(TokenRow.id, TokenRow.name))}
+
+
+def _filtered(where: RunQuery) -> Select[RunRow]:
+    query = select(RunRow)
+    for column, value in (
+        (RunRow.journey, where.journey),
+        (RunRow.status, where.status),
+        (RunRow.environment, where.environment),
+        (RunRow.trigger, where.trigger),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(RunRow.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(RunRow.created_at < where.until)
+    return query
+
+
+__all__ = ["ACTIVE", "InstanceSummary", "RunQuery", "RunViews"]
