@@ -7,7 +7,8 @@ Modules:
 - `pages_runs`      — runs list, run detail with evidence, diff, rerun, cancel.
 - `pages_catalog`   — journeys, artifacts (compiled plans), environments.
 - `pages_schedules` — schedules.
-- `pages_admin`     — secrets, runners (workers + settings), tokens.
+- `pages_admin`     — tokens, and what the admin pages share.
+- `pages_secrets`   — Admin → Secrets.  `pages_runners` — Admin → Runners.
 
 `mount(app)` adds the pages (kept out of the OpenAPI schema), /static, the error pages
 (sign-in redirect, 403, 404) and security headers on every page.
@@ -27,14 +28,24 @@ from reqflo.cloud.web import (
     pages_admin,
     pages_auth,
     pages_catalog,
+    pages_runners,
     pages_runs,
     pages_schedules,
+    pages_secrets,
 )
 from reqflo.cloud.web.session import CsrfRefused, RoleNeeded, SignInNeeded, current
 from reqflo.cloud.web.templating import render
 
 STATIC = Path(__file__).parent / "static"
-PAGES = (pages_auth, pages_runs, pages_catalog, pages_schedules, pages_admin)
+PAGES = (
+    pages_auth,
+    pages_runs,
+    pages_catalog,
+    pages_schedules,
+    pages_admin,
+    pages_secrets,
+    pages_runners,
+)
 NOT_PAGES = ("/api/", "/docs", "/redoc", "/openapi.json", "/metrics")
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

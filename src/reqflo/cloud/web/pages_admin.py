@@ -1,21 +1,99 @@
-"""Web UI pages: administration (tokens; secrets and runners are being built)."""
+"""Web UI pages: administration — API tokens, and what every admin page shares.
+
+Owns /admin/tokens (list; create, whose result page shows the new token once and is
+never cached or redirected to; revoke) and the helpers of the other admin modules
+(`pages_secrets`, `pages_runners`): the `Admin` page and `AdminForm` post dependencies
+(the admin role, like the API's tokens, secrets and settings routes), `text_of` and
+`done` (a 303 to a page with a flash message that never carries a submitted value).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
-from reqflo.cloud.web.session import page, services_of
+from reqflo.cloud.api_models import Role
+from reqflo.cloud.web.session import Posted, form, page, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store.session_store import WebSession
 
 router = APIRouter(include_in_schema=False)
 Admin = Annotated[WebSession, Depends(page("admin"))]
+AdminForm = Annotated[Posted, Depends(form("admin"))]
+ROLES: tuple[str, ...] = get_args(Role)
+MAX_TOKEN_NAME = 200
+
+
+def text_of(posted: Posted, name: str) -> str:
+    """A submitted text field ('' when absent; never a file upload)."""
+    value = posted.fields.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def done(path: str, flash: str) -> RedirectResponse:
+    """303 to `path` with a flash message (only names and numbers, never a value)."""
+    return RedirectResponse(f"{path}?flash={quote(flash, safe='')}", status_code=303)
 
 
 @router.get("/admin/tokens")
-def tokens_page(request: Request, me: Admin) -> Response:
-    tokens = services_of(request).store.tokens()
-    return render(request, "admin/tokens.html", section="tokens", tokens=tokens)
+def tokens_page(request: Request, me: Admin, flash: str | None = None) -> Response:
+    return tokens_form(request, me, flash=flash)
+
+
+def tokens_form(
+    request: Request,
+    me: WebSession,
+    *,
+    flash: str | None = None,
+    error: str = "",
+    name: str = "",
+    role: str = "viewer",
+    status_code: int = 200,
+) -> Response:
+    tokens = sorted(
+        services_of(request).store.tokens(), key=lambda t: (t.revoked_at is not None, t.name)
+    )
+    return render(
+        request, "admin/tokens.html", status_code, section="tokens", tokens=tokens,
+        roles=ROLES, flash=flash, error=error, name=name, role=role, me_id=me.token.id,
+    )  # fmt: skip
+
+
+@router.post("/admin/tokens")
+def create_token(request: Request, posted: AdminForm) -> Response:
+    name, role = text_of(posted, "name").strip(), text_of(posted, "role")
+    error = token_problem(name, role)
+    if error:
+        return tokens_form(
+            request, posted.session, error=error, name=name, role=role, status_code=422
+        )
+    record, token = services_of(request).store.create_token(name, role)
+    # Rendered, not redirected to: the token must never be in a URL or a cached page.
+    return render(
+        request, "admin/token_created.html", 201, section="tokens", record=record, token=token
+    )
+
+
+def token_problem(name: str, role: str) -> str:
+    if not name:
+        return "Give the token a name (who or what will use it)."
+    if len(name) > MAX_TOKEN_NAME:
+        return f"The name is {len(name)} characters long: at most {MAX_TOKEN_NAME}."
+    if role not in ROLES:
+        return f"Pick a role: {', '.join(ROLES)}."
+    return ""
+
+
+@router.post("/admin/tokens/{token_id}/revoke")
+def revoke_token(request: Request, token_id: str, posted: AdminForm) -> Response:
+    record = services_of(request).store.revoke_token(token_id)
+    if record is None:
+        from reqflo.cloud.web import PageNotFound
+
+        raise PageNotFound(f"API token '{token_id}' does not exist")
+    if record.id == posted.session.token.id:
+        return RedirectResponse("/login", status_code=303)  # this session just ended
+    return done("/admin/tokens", f"Revoked token '{record.name}': its sessions have ended.")
