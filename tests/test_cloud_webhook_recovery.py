@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
+from reqflo.cli import app
+from reqflo.cloud.durable.keys import load_master_key
 from reqflo.cloud.inprocess import InProcessExecutor
 from reqflo.cloud.scheduler import Leases, Scheduler
 from reqflo.cloud.server import ServerConfig
@@ -213,3 +216,26 @@ def test_the_server_option_comes_from_flag_env_or_config_file(
         ServerConfig.resolve(tmp_path, webhook_allow_private=False).webhook_allow_private is False
     )
     assert ServerConfig.resolve(tmp_path).webhook_allow_private is True
+
+
+def test_master_key_rotation_rewraps_webhook_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQFLO_MASTER_KEY", raising=False)
+    monkeypatch.delenv("REQFLO_NEW_MASTER_KEY", raising=False)
+    monkeypatch.setenv("REQFLO_HOME", str(tmp_path / "home"))
+    store = Store.open(sqlite_url(tmp_path))
+    try:
+        new = NewSchedule(name="keyed", cron="0 * * * *", timezone="UTC", created_by="tok",
+                          artifact_id="a" * 64, webhook_secret=SECRET)  # fmt: skip
+        schedule_id = ScheduleStore(store, load_master_key(tmp_path)).create(new, START).id
+    finally:
+        store.close()
+    result = CliRunner().invoke(app, ["secrets", "rotate-master-key", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0 and "1 data keys re-wrapped" in result.output, result.output
+    store = Store.open(sqlite_url(tmp_path))
+    try:
+        rotated = ScheduleStore(store, load_master_key(tmp_path))
+        assert rotated.webhook_secret(schedule_id) == SECRET
+    finally:
+        store.close()

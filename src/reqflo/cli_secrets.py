@@ -150,6 +150,7 @@ def rotate_master_key(
     """Re-wrap every secret's data key with a new master key (run with the service stopped)."""
     from reqflo.cloud.durable.keys import KEY_ENV, KEY_FILE, SealError, load_master_key
     from reqflo.cloud.server import ServerConfig, open_store
+    from reqflo.store.schedule_secrets import rewrap_all
     from reqflo.store.secret_store import SecretVault
 
     config = ServerConfig.resolve(data_dir, db, executor="inprocess")
@@ -169,6 +170,7 @@ def rotate_master_key(
     store = open_store(config)
     try:
         count = SecretVault(store, old_key).rotate_master_key(new_key, "cli rotate-master-key")
+        count += rewrap_all(store, old_key, new_key)  # schedules' webhook secrets
     finally:
         store.close()
     err = _out(stderr=True)
