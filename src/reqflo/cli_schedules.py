@@ -3,7 +3,9 @@
 Owns the schedule commands (registered by reqflo.cli_cloud.register). They call the
 `/api/v1/schedules` routes with the stored login (`reqflo login` or REQFLO_CLOUD_URL /
 REQFLO_CLOUD_TOKEN). A webhook secret is read from an environment variable
-(`--webhook-secret-env NAME`), never from the command line, and is never printed.
+(`--webhook-secret-env NAME`), never from the command line, and is never printed; the
+server stores it encrypted and never returns it. The server refuses webhook URLs to
+private, loopback and metadata addresses unless it allows private ones (its answer says so).
 """
 
 from __future__ import annotations
@@ -69,9 +71,12 @@ def add(
     data: Annotated[Path | None, typer.Option("--data", help="CSV/JSON/NDJSON rows.")] = None,
     data_key: Annotated[str | None, typer.Option("--data-key")] = None,
     missed: Annotated[str, typer.Option("--missed", help="skip or run_once.")] = "skip",
-    webhook_url: Annotated[str | None, typer.Option("--webhook-url")] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option("--webhook-url", help="POSTed (signed) when a run fails.")
+    ] = None,
     webhook_secret_env: Annotated[
-        str | None, typer.Option("--webhook-secret-env", help="Variable holding the HMAC key.")
+        str | None,
+        typer.Option("--webhook-secret-env", help="Variable holding the HMAC key (write-only)."),
     ] = None,
     paused: Annotated[bool, typer.Option("--paused", help="Create it paused.")] = False,
 ) -> None:

@@ -93,22 +93,18 @@ def deliver(
     A URL the SSRF guard refuses is not sent (final); a host that does not resolve is
     retried like a connection error."""
     body = encode(payload)
-    headers = {"Content-Type": "application/json", "User-Agent": f"reqflo/{__version__}"}
-    if secret:
-        headers[SIGNATURE_HEADER] = sign(body, secret)
-    if delivery_id:
-        headers[DELIVERY_HEADER] = delivery_id
+    headers = _headers(body, secret, delivery_id)
     detail = "not sent"
     with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for attempt in range(1, attempts + 1):
             try:
                 pinned = check_url(url, allow_private, resolver, must_resolve=True)
-                assert pinned is not None
             except Unresolvable as exc:
                 retryable, detail = True, str(exc)
-            except UnsafeWebhook as exc:
+            except UnsafeWebhook as exc:  # nothing was sent
                 return Delivery(False, attempt - 1, f"refused: {exc}")
             else:
+                assert pinned is not None
                 retryable, detail = _attempt(client, pinned, body, headers)
             if detail == "ok":
                 return Delivery(True, attempt, f"delivered on attempt {attempt}")
@@ -117,6 +113,15 @@ def deliver(
             log.info("webhook %s: %s; retrying", url, detail)
             sleep(backoff * 2 ** (attempt - 1))
     return Delivery(False, attempts, detail)
+
+
+def _headers(body: bytes, secret: str | None, delivery_id: str | None) -> dict[str, str]:
+    headers = {"Content-Type": "application/json", "User-Agent": f"reqflo/{__version__}"}
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(body, secret)
+    if delivery_id:
+        headers[DELIVERY_HEADER] = delivery_id
+    return headers
 
 
 def _attempt(
