@@ -31,6 +31,7 @@ from reqflo.cloud.web.schedule_forms import (
 )
 from reqflo.cloud.web.session import Posted, form, page, services_of
 from reqflo.cloud.web.templating import render
+from reqflo.cloud.webhook_guard import allow_private
 from reqflo.store.catalog_views import journeys, recent_ticks
 from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
 from reqflo.store.schedule_store import DuplicateSchedule, ScheduleStore
@@ -53,6 +54,10 @@ def _store(request: Request, sealing: bool = False) -> ScheduleStore:
     if sealing:
         return ScheduleStore(services.store, load_master_key(services.data_dir))
     return ScheduleStore(services.store)
+
+
+def _private_ok(request: Request) -> bool:
+    return allow_private(request.app.state)
 
 
 def _existing(request: Request, key: str) -> ScheduleRecord:
@@ -114,7 +119,7 @@ def edit_schedule_page(request: Request, schedule_id: str, me: Editor) -> Respon
 def create_schedule(request: Request, posted: EditorForm) -> Response:
     try:
         fields = schedule_fields(posted.fields, ScheduleRequest)
-        check_schedule(services_of(request).store, fields, _now())
+        check_schedule(services_of(request).store, fields, _now(), _private_ok(request))
         new = NewSchedule(**fields, created_by=posted.session.token.id)
         record = _store(request, bool(new.webhook_secret)).create(new, _now())
     except FormError as exc:
@@ -132,7 +137,7 @@ def update_schedule(request: Request, schedule_id: str, posted: EditorForm) -> R
         merged = {**vars(old), **changes}
         if (merged["journey"] is None) == (merged["artifact_id"] is None):
             raise FormError("give exactly one of journey (its latest artifact) or artifact_id")
-        check_schedule(services_of(request).store, merged, _now())
+        check_schedule(services_of(request).store, merged, _now(), _private_ok(request))
         sealing = bool(changes.get("webhook_secret"))
         record = _store(request, sealing).update(old.id, changes, _now())
     except FormError as exc:

@@ -4,9 +4,10 @@ Owns `FormError` (a message and the 4xx status to re-render the form with),
 `parse_mapping` (a JSON or YAML mapping typed into a textarea), `schedule_fields`
 (a schedule form → the fields of `ScheduleRequest` / `ScheduleUpdate`, validated by
 those same pydantic models), `check_schedule` (the checks of `POST /api/v1/schedules`:
-cron, timezone, journey or artifact, environment, case, inputs) and `fire_times` (the
-next fire instants of a cron + timezone, in UTC and local time). A webhook secret typed
-into a form is only passed on to the store, which seals it; it is never echoed back.
+cron, timezone, webhook URL (SSRF guard), journey or artifact, environment, case,
+inputs) and `fire_times` (the next fire instants of a cron + timezone, in UTC and local
+time). A webhook secret typed into a form is only passed on to the store, which seals
+it; it is never echoed back.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ruamel.yaml.error import YAMLError
 
 from reqflo.cloud.api_submit import check_request, load_artifact, load_environment
 from reqflo.cloud.cron import CronError, CronSpec, zone
+from reqflo.cloud.webhook_guard import UnsafeWebhook, check_url
 from reqflo.diagnostics import did_you_mean
 from reqflo.store import Store
 from reqflo.store.catalog_views import journeys
@@ -112,14 +114,22 @@ def _first_problem(exc: ValidationError) -> str:
     return f"{where}: {message}" if where else message
 
 
-def check_schedule(store: Store, fields: Mapping[str, Any], now: datetime) -> None:
-    """The API's checks of a schedule's fields (status and message as the API gives them)."""
+def check_schedule(
+    store: Store, fields: Mapping[str, Any], now: datetime, private_ok: bool = False
+) -> None:
+    """The API's checks of a schedule's fields (status and message as the API gives them);
+    `private_ok`: the server allows webhooks to private addresses."""
     try:
         spec = CronSpec(fields["cron"], fields["timezone"])
     except CronError as exc:
         raise FormError(str(exc)) from None
     if not spec.next_fires(now, 1):
         raise FormError(f"cron '{spec.expression}' never fires")
+    if fields.get("webhook_url"):
+        try:
+            check_url(fields["webhook_url"], private_ok, must_resolve=False)
+        except UnsafeWebhook as exc:
+            raise FormError(f"webhook_url: {exc}") from None
     artifact_id = fields.get("artifact_id") or ScheduleStore(store).latest_artifact_id(
         fields.get("journey") or ""
     )
