@@ -237,7 +237,7 @@ def test_rerun_and_cancel_need_an_editor(site: Site, runs: dict[str, str]) -> No
         new_id = again.headers["location"].split("?")[0].rsplit("/", 1)[1]
         assert finished(site, new_id)["trigger"] == "rerun"
         shown = text_of(client.get(again.headers["location"]))
-        assert "Rerun of" in shown and f'href="/runs/{run_id}"' in shown
+        assert "Rerun started." in shown and f'href="/runs/{run_id}"' in shown
 
 
 def test_cancel_stops_a_running_run(site: Site) -> None:
@@ -247,11 +247,12 @@ def test_cancel_stops_a_running_run(site: Site) -> None:
         assert f'action="/runs/{run_id}/cancel"' in page
         assert f'hx-get="/runs/{run_id}/progress"' in page
         done = client.post(f"/runs/{run_id}/cancel", data={"csrf": csrf_of(page)})
-        assert done.status_code == 303 and "cancelled" in done.headers["location"]
+        assert done.status_code == 303 and done.headers["location"].endswith("=cancelled")
+        assert "Run cancelled." in client.get(done.headers["location"]).text
         assert finished(site, run_id)["status"] == "cancelled"
         late = client.post(f"/runs/{run_id}/cancel", data={"csrf": csrf_of(page)})
-        assert "Not%20cancelled" in late.headers["location"]
-        assert "already finished" in client.get(late.headers["location"]).text
+        assert late.status_code == 409 and "already finished (cancelled)" in late.text
+        assert "Whatever" not in client.get(f"/runs/{run_id}?flash=Whatever").text
         progress = client.get(f"/runs/{run_id}/progress", headers={"HX-Request": "true"})
         assert progress.headers.get("hx-refresh") == "true"
 
@@ -322,7 +323,13 @@ def test_an_editor_starts_a_run_and_watches_it_finish(
     site: Site, runs: dict[str, str], page_as: Callable[[str], Page]
 ) -> None:
     page = page_as("editor")
-    page.goto(f"{site.url}/runs/new?artifact={site.artifacts['slow'].id}")
+    page.goto(f"{site.url}/runs/new?artifact={site.artifacts['checked'].id}")
+    expect(page.locator("#start-form")).to_contain_text("Declared: word")
+    page.fill("#s-inputs", "kept=1")
+    page.select_option("#s-artifact", site.artifacts["slow"].id)  # htmx reloads the form
+    expect(page.locator("#start-form")).to_contain_text("Declared: none")
+    expect(page.locator("#s-inputs")).to_have_value("kept=1")
+    page.fill("#s-inputs", "")
     page.select_option("#s-environment", "demo")
     page.click("text=Start the run")
     page.wait_for_url(re.compile(r".*/runs/[0-9a-f]{32}\?flash=.*"))

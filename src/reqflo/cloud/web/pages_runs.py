@@ -16,9 +16,10 @@ Routes (viewer unless said otherwise):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -47,13 +48,16 @@ def views(request: Request) -> RunViews:
     return RunViews(services_of(request).store)
 
 
+FLASHES = {"started": "Run started.", "rerun": "Rerun started.", "cancelled": "Run cancelled."}
+
+
 def flash_of(request: Request) -> dict[str, Any]:
-    kind = "error" if request.query_params.get("kind") == "error" else "ok"
-    return {"flash": request.query_params.get("flash", ""), "flash_kind": kind}
+    """Only our own messages, by name: a link cannot make the page say anything else."""
+    return {"flash": FLASHES.get(request.query_params.get("flash", ""), ""), "flash_kind": "ok"}
 
 
-def go(target: str, flash: str, kind: str = "ok") -> RedirectResponse:
-    return RedirectResponse(f"{target}?flash={quote(flash)}&kind={kind}", status_code=303)
+def go(target: str, flash: str) -> RedirectResponse:
+    return RedirectResponse(f"{target}?flash={flash}", status_code=303)
 
 
 # ------------------------------------------------------------------ list
@@ -139,16 +143,17 @@ def start_context(request: Request, chosen: run_form.StartForm) -> dict[str, Any
 
 @router.get("/runs/new")
 def start_page(request: Request, me: Editor) -> Response:
-    artifact_id = request.query_params.get("artifact", "")
-    journey = request.query_params.get("journey", "")
-    problem = ""
-    if not artifact_id and journey:
+    """?artifact=ID or ?journey=NAME (its latest artifact); other fields refill the form."""
+    chosen = run_form.StartForm.of(request.query_params)
+    journey, problem = request.query_params.get("journey", ""), ""
+    if not chosen.artifact and journey:
         latest = views(request).latest_artifact(journey)
-        artifact_id = latest.id if latest else ""
+        chosen = replace(chosen, artifact=latest.id if latest else "")
         problem = "" if latest else f"journey '{journey}' has no uploaded artifact"
-    elif artifact_id and services_of(request).store.artifact_record(artifact_id) is None:
-        problem = f"artifact {artifact_id} is not uploaded"
-    chosen = run_form.StartForm(artifact=artifact_id, environment=_default_env(request))
+    elif chosen.artifact and services_of(request).store.artifact_record(chosen.artifact) is None:
+        problem = f"artifact {chosen.artifact} is not uploaded"
+    if "environment" not in request.query_params:
+        chosen = replace(chosen, environment=_default_env(request))
     return render(
         request, "runs/new.html", 404 if problem else 200, section="runs",
         problem=problem, **start_context(request, chosen),
@@ -170,7 +175,7 @@ def start_run(request: Request, posted: EditorForm) -> Response:
             request, "runs/new.html", problem.status_code, section="runs",
             problem=str(problem), **start_context(request, chosen),
         )  # fmt: skip
-    return go(f"/runs/{run.id}", "Run started.")
+    return go(f"/runs/{run.id}", "started")
 
 
 # ------------------------------------------------------------------ one run
@@ -203,17 +208,20 @@ def _elapsed_ms(run: RunRecord) -> float | None:
 
 @router.get("/runs/{run_id}")
 def run_page(request: Request, run_id: str, me: Viewer) -> Response:
-    run = existing(request, run_id)
+    return show_run(request, existing(request, run_id), **flash_of(request))
+
+
+def show_run(request: Request, run: RunRecord, status_code: int = 200, **flash: Any) -> Response:
     failed_only = request.query_params.get("failed") == "1"
     offset = max(_int(request.query_params.get("offset"), 0), 0)
     found = views(request)
     instances, matching = found.instance_page(run.id, failed_only, PAGE_SIZE, offset)
     single = found.instance(run.id, 0) if run.total == 1 else None
     return render(
-        request, "runs/detail.html", section="runs", **run_facts(request, run),
+        request, "runs/detail.html", status_code, section="runs", **run_facts(request, run),
         instances=instances, matching=matching, failed_only=failed_only, offset=offset,
         limit=PAGE_SIZE, single=instance_result(single), previous=found.previous(run),
-        **evidence_helpers(), **flash_of(request),
+        **evidence_helpers(), **flash,
     )  # fmt: skip
 
 
@@ -257,8 +265,8 @@ def rerun_run(request: Request, run_id: str, posted: EditorForm) -> Response:
     try:
         new = rerun(old.id, posted.session.token, services_of(request))
     except HTTPException as exc:
-        return go(f"/runs/{old.id}", f"Rerun refused: {exc.detail}", "error")
-    return go(f"/runs/{new.id}", f"Rerun of {old.id[:12]} started.")
+        return refused(request, old, f"Rerun refused: {exc.detail}")
+    return go(f"/runs/{new.id}", "rerun")
 
 
 @router.post("/runs/{run_id}/cancel")
@@ -267,5 +275,11 @@ def cancel(request: Request, run_id: str, posted: EditorForm) -> Response:
     try:
         cancel_run(run.id, services_of(request))
     except HTTPException as exc:
-        return go(f"/runs/{run.id}", f"Not cancelled: {exc.detail}", "error")
-    return go(f"/runs/{run.id}", "Run cancelled.")
+        return refused(request, run, f"Not cancelled: {exc.detail}")
+    return go(f"/runs/{run.id}", "cancelled")
+
+
+def refused(request: Request, run: RunRecord, message: str) -> Response:
+    """The run page again (409) with why the button did nothing."""
+    current = existing(request, run.id)
+    return show_run(request, current, 409, flash=message, flash_kind="error")

@@ -60,6 +60,17 @@ class Timing:
         delta = self.delta_ms
         return None if delta is None or not self.old_ms else 100.0 * delta / self.old_ms
 
+    @property
+    def delta_text(self) -> str:
+        """'+12.3 ms (+25%)', '−1.50 s (−40%)' or '—'."""
+        delta, pct = self.delta_ms, self.delta_pct
+        if delta is None:
+            return "—"
+        sign = "+" if delta >= 0 else "−"
+        size = abs(delta)
+        amount = f"{size:.1f} ms" if size < 1000 else f"{size / 1000:.2f} s"
+        return f"{sign}{amount}" + (f" ({sign}{abs(pct):.0f}%)" if pct is not None else "")
+
 
 @dataclass(frozen=True)
 class RunDiff:

@@ -11,12 +11,12 @@ never as a 500.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from reqflo.cloud.api_deps import Services
 from reqflo.cloud.api_models import RunOut, RunRequest
@@ -45,7 +45,8 @@ class StartForm:
     concurrency: str = ""
 
     @classmethod
-    def of(cls, fields: FormData) -> StartForm:
+    def of(cls, fields: Mapping[str, Any]) -> StartForm:
+        """From a form post or a query string (the form reloaded for another artifact)."""
         return cls(**{name: str(fields.get(name) or "").strip() for name in FIELDS})
 
 
