@@ -207,12 +207,14 @@ def _form(
 
 def _preview(cron: str, timezone: str) -> dict[str, Any]:
     if not cron.strip():
-        return {"fires": [], "preview_error": "Type a cron expression to see when it fires."}
+        return {"fires": [], "preview_error": "", "preview_hint": "Type a cron expression "
+                "to see its next fire times."}  # fmt: skip
     try:
         fires = fire_times(cron.strip(), timezone.strip(), 5)
     except CronError as exc:
-        return {"fires": [], "preview_error": str(exc)}
-    return {"fires": fires, "preview_error": "" if fires else f"'{cron}' never fires."}
+        return {"fires": [], "preview_error": str(exc), "preview_hint": ""}
+    never = "" if fires else f"'{cron}' never fires."
+    return {"fires": fires, "preview_error": never, "preview_hint": ""}
 
 
 def _summary(request: Request, record: ScheduleRecord, ticks: int) -> dict[str, Any]:
