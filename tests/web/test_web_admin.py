@@ -252,6 +252,16 @@ def test_settings_errors_are_shown_at_their_field_and_nothing_is_saved(
     assert typed in answer.text  # what was typed stays
 
 
+def test_every_settings_error_is_shown_at_once(site: Site) -> None:
+    wrong = {"default_concurrency": "0", "journey_concurrency": "echo 3", "retention_days": "x"}
+    with signed_in(site, "admin") as client:
+        answer = post(client, "/admin/runners", "/admin/runners/settings",
+                      **{**SETTINGS_FORM, **wrong})  # fmt: skip
+    assert answer.status_code == 422 and "3 fields to fix" in answer.text
+    for name in wrong:
+        assert f'id="setting-{name}-error"' in answer.text
+
+
 def test_the_settings_form_has_an_input_for_every_model_field(site: Site) -> None:
     from reqflo.store.schedule_records import RunnerSettings
 

@@ -193,11 +193,10 @@ def save_settings(request: Request, posted: AdminForm) -> Response:
     fields = setting_fields()
     raw = {f.name: text_of(posted, f.name) for f in fields}
     data, errors = parse_settings(fields, raw)
-    if not errors:
-        try:
-            settings = RunnerSettings.model_validate(data)
-        except ValidationError as exc:
-            errors = field_errors(exc, {f.name: f for f in fields})
+    try:  # fields that did not parse are left out: the model still checks all the others
+        settings = RunnerSettings.model_validate({k: v for k, v in data.items() if k not in errors})
+    except ValidationError as exc:
+        errors = {**field_errors(exc, {f.name: f for f in fields}), **errors}
     if errors:
         return runners_form(request, raw, errors, status_code=422)
     ScheduleStore(services_of(request).store).put_settings(settings, datetime.now(UTC))
