@@ -51,6 +51,8 @@ journey:
     - id: after
       name: After saying
       request: {method: GET, url: "{{ variables.base_url }}/echo?after=1"}
+      outputs:
+        missing: {from: body, path: "$.nope"}
       assertions:
         - {type: status_code, expected: 200}
 """
@@ -63,6 +65,18 @@ journey:
     - id: wait
       name: Wait a little
       request: {method: GET, url: "{{ variables.base_url }}/slow?ms=MS"}
+      assertions:
+        - {type: status_code, expected: 200}
+"""
+UNSET = """
+journey:
+  name: Unset
+  variables:
+    - {name: base_url, source: environment}
+    - {name: token, source: secret, secret: WEB_NEVER_SET}
+  steps:
+    - id: use
+      request: {method: GET, url: "{{ variables.base_url }}/echo?t={{ variables.token }}"}
       assertions:
         - {type: status_code, expected: 200}
 """
@@ -184,7 +198,20 @@ def test_a_failing_run_highlights_the_failed_assertion(site: Site, runs: dict[st
     row = page[page.index('class="assert-failed"') :].split("</tr>")[0]
     assert "<code>a</code>" in row and "<code>b</code>" in row  # expected / actual
     assert "Skipped:" in page  # the step whose `when` is false, with its reason
+    assert "step after: output 'missing' not found" in page  # the instance's logs
     assert 'details class="step step-failed" open' in page
+
+
+def test_an_error_shows_its_code_and_message(site: Site) -> None:
+    site.add_journey("unset", UNSET)
+    run_id = start(site, "unset")
+    assert finished(site, run_id)["status"] == "error"
+    with signed_in(site, "viewer") as client:
+        page = text_of(client.get(f"/runs/{run_id}"))
+        diff = text_of(client.get(f"/runs/{run_id}/diff"))
+    assert "status-error" in page and "<code>missing-secret</code>" in page
+    assert "WEB_NEVER_SET" in page
+    assert "no earlier run of Unset in environment demo" in diff
 
 
 def test_a_data_run_lists_instances_and_filters_failed_ones(
@@ -202,6 +229,22 @@ def test_a_data_run_lists_instances_and_filters_failed_ones(
         assert "Checked · c" in one and "assert-failed" in one and "word=c" in one
         assert client.get(f"/runs/{run_id}/instances/9").status_code == 404
         assert client.get("/runs/no-such-run").status_code == 404
+
+
+def test_a_large_data_run_pages_its_instances(site: Site, runs: dict[str, str]) -> None:
+    rows = [{"word": "a" if n % 2 else f"w{n}"} for n in range(60)]
+    run_id = start(site, "checked", rows=rows, concurrency=20)
+    assert finished(site, run_id, timeout=60)["total"] == 60
+    link = re.compile(rf'href="/runs/{run_id}/instances/(\d+)"')
+    with signed_in(site, "viewer") as client:
+        first = text_of(client.get(f"/runs/{run_id}"))
+        second = text_of(client.get(f"/runs/{run_id}?offset=50"))
+        failed = text_of(client.get(f"/runs/{run_id}?failed=1"))
+    assert len(link.findall(first)) == 50 and "1–50 of 60" in first
+    assert f'href="/runs/{run_id}?offset=50"' in first
+    assert link.findall(second) == [str(n) for n in range(50, 60)]
+    assert link.findall(failed) == [str(n) for n in range(0, 60, 2)]  # rows w0, w2, ...
+    assert "30 passed, 30 failed, 0 error, 0 pending of 60" in first
 
 
 def test_the_diff_shows_what_changed_since_the_previous_run(
@@ -313,7 +356,8 @@ def test_no_runs_page_shows_a_secret(site: Site, runs: dict[str, str]) -> None:
                 "/runs?journey=Secretive"]  # fmt: skip
         pages = {url: client.get(url) for url in urls}
     assert all(p.status_code == 200 for p in pages.values())
-    assert "assert-failed" in pages[f"/runs/{run_id}"].text  # the evidence is there
+    detail = text_of(pages[f"/runs/{run_id}"])
+    assert "assert-failed" in detail and "[REDACTED]" in detail  # evidence, masked
     for url, answer in pages.items():
         for form in forms:
             assert form not in answer.text and form not in text_of(answer), url

@@ -42,13 +42,11 @@ EditorForm = Annotated[Posted, Depends(form("editor"))]
 PAGE_SIZE = 50
 TRIGGERS = ("api", "rerun", "schedule")
 FILTERS = ("journey", "status", "environment", "trigger", "from", "to")
+FLASHES = {"started": "Run started.", "rerun": "Rerun started.", "cancelled": "Run cancelled."}
 
 
 def views(request: Request) -> RunViews:
     return RunViews(services_of(request).store)
-
-
-FLASHES = {"started": "Run started.", "rerun": "Rerun started.", "cancelled": "Run cancelled."}
 
 
 def flash_of(request: Request) -> dict[str, Any]:
