@@ -227,6 +227,8 @@ def test_a_data_run_lists_instances_and_filters_failed_ones(
         assert re.findall(rf'/runs/{run_id}/instances/\d+">(\w+)<', failed) == ["b", "c"]
         one = text_of(client.get(f"/runs/{run_id}/instances/2"))
         assert "Checked · c" in one and "assert-failed" in one and "word=c" in one
+        assert f'href="/runs/{run_id}/instances/1"' in one  # ← previous instance
+        assert f'href="/runs/{run_id}/instances/3"' not in one  # the last has no next
         assert client.get(f"/runs/{run_id}/instances/9").status_code == 404
         assert client.get("/runs/no-such-run").status_code == 404
 
@@ -305,6 +307,22 @@ def post_form(client: httpx.Client, **fields: str) -> httpx.Response:
     return client.post("/runs/new", data={"csrf": csrf, **fields})
 
 
+def client_post_twice(site: Site, artifact: str) -> list[str]:
+    """Submit one rendered form twice with the same values, then with other values."""
+    with signed_in(site, "editor") as client:
+        csrf = csrf_of(client.get("/runs/new").text)
+        once = re.search(r'name="once" value="([^"]+)"', client.get("/runs/new").text)
+        assert once
+        fields = {"csrf": csrf, "once": once.group(1), "artifact": artifact, "environment": "demo"}
+        answers = [client.post("/runs/new", data=fields) for _ in range(2)]
+        answers.append(client.post("/runs/new", data={**fields, "inputs": "word=q"}))
+    assert all(a.status_code == 303 for a in answers)
+    locations = [a.headers["location"].split("?")[0] for a in answers]
+    for location in set(locations):
+        finished(site, location.rsplit("/", 1)[1])
+    return locations
+
+
 def test_the_start_form_refuses_what_the_api_refuses(site: Site, runs: dict[str, str]) -> None:
     artifact = site.artifacts["checked"].id
     with signed_in(site, "viewer") as client:
@@ -337,6 +355,8 @@ def test_the_start_form_refuses_what_the_api_refuses(site: Site, runs: dict[str,
         made = post_form(client, artifact=artifact, environment="demo", inputs='{"word": "a"}',
                          rows='[{"word": "a"}, {"word": "q"}]', data_key="word")  # fmt: skip
     assert made.status_code == 303 and made.headers["location"].startswith("/runs/")
+    again = client_post_twice(site, artifact)
+    assert again[0] == again[1] != again[2]  # a double submit is one run; other values another
     run = finished(site, made.headers["location"].split("?")[0].rsplit("/", 1)[1])
     assert (run["total"], run["passed"], run["failed"]) == (2, 1, 1)
 

@@ -5,14 +5,17 @@ Owns `StartForm` (the submitted text, kept to refill the form after an error),
 objects) and `submit`: the form becomes the API's `RunRequest` and goes through the
 API's own `submit_run`, so the checks and the queued run are exactly the API's. Every
 problem comes back as a `FormProblem` (a message and an HTTP status for the form page),
-never as a 500.
+never as a 500. Each rendered form carries a random `once` value; with a digest of the values it is
+the run's idempotency key, so a double submit of the same values starts one run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import HTTPException, Response
@@ -23,7 +26,9 @@ from reqflo.cloud.api_models import RunOut, RunRequest
 from reqflo.cloud.api_runs import submit_run
 from reqflo.store import TokenRecord
 
-FIELDS = ("artifact", "environment", "case", "inputs", "rows", "data_key", "concurrency")
+FIELDS = (
+    "artifact", "environment", "case", "inputs", "rows", "data_key", "concurrency", "once",
+)  # fmt: skip
 
 
 class FormProblem(Exception):
@@ -43,11 +48,13 @@ class StartForm:
     rows: str = ""
     data_key: str = ""
     concurrency: str = ""
+    once: str = ""  # the idempotency key of this form: submitting it twice starts one run
 
     @classmethod
     def of(cls, fields: Mapping[str, Any]) -> StartForm:
         """From a form post or a query string (the form reloaded for another artifact)."""
-        return cls(**{name: str(fields.get(name) or "").strip() for name in FIELDS})
+        found = cls(**{name: str(fields.get(name) or "").strip() for name in FIELDS})
+        return found if found.once else replace(found, once=secrets.token_urlsafe(18))
 
 
 def parse_inputs(text: str) -> dict[str, Any]:
@@ -98,10 +105,17 @@ def run_request(form: StartForm) -> RunRequest:
         "rows": parse_rows(form.rows), "data_key": form.data_key or None,
         "concurrency": concurrency,
     }  # fmt: skip
+    payload["idempotency_key"] = _once_key(form.once, payload)
     try:
         return RunRequest.model_validate(payload)
     except ValidationError as exc:
         raise FormProblem("; ".join(_describe(e) for e in exc.errors())) from None
+
+
+def _once_key(once: str, payload: dict[str, Any]) -> str:
+    """The same form with the same values is one run; changed values are another."""
+    content = json.dumps(payload, sort_keys=True, default=str).encode("utf-8")
+    return f"web-form:{once[:64]}:{hashlib.sha256(content).hexdigest()[:24]}"
 
 
 def _describe(error: Any) -> str:
