@@ -11,12 +11,16 @@ import html
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Dialog, Page
 
+from reqflo.store import Store, sqlite_url
+from test_cloud_api import journey_artifact
+from test_cloud_support import ServerProcess
 from web_support import Site, csrf_of, signed_in
 
 ADMIN_PAGES = ("/admin/secrets", "/admin/runners", "/admin/tokens", "/admin/secrets/demo/X")
@@ -183,6 +187,54 @@ def test_runners_show_workers_from_their_heartbeats(site: Site) -> None:
     assert 'hx-trigger="every 5s"' in page and 'hx-get="/admin/runners/workers"' in page
     assert fragment.text.lstrip().startswith('<section id="workers"')
     assert "<html" not in fragment.text
+
+
+SLOW = """
+journey:
+  name: Slow
+  variables:
+    - {name: base_url, source: environment}
+  steps:
+    - id: wait
+      request: {method: GET, url: "{{ variables.base_url }}/slow?ms=4000"}
+"""
+
+
+def worker_row(client: httpx.Client) -> str:
+    page = client.get("/admin/runners/workers").text
+    rows = re.findall(r"<tr>\s*<td class=\"mono\">.*?</tr>", page, re.S)
+    assert len(rows) == 1, page
+    return str(rows[0])
+
+
+def test_a_durable_server_shows_its_worker_and_the_run_it_executes(
+    tmp_path: Path, demo_url: str
+) -> None:
+    data_dir = tmp_path / "server"
+    server = ServerProcess(data_dir, None, {"REQFLO_HOME": str(tmp_path / "home")}, "durable")
+    store = Store.open(sqlite_url(data_dir))
+    try:
+        token = store.create_token("ops", "admin")[1]
+        store.put_environment("demo", {"base_url": demo_url})
+        artifact = journey_artifact(tmp_path, "slow", SLOW)
+        store.put_artifact(artifact)
+        durable = Site(server.url, store, tmp_path, {"admin": token})
+        with signed_in(durable, "admin") as client:
+            assert "status-worker-alive" in worker_row(client)
+            run = client.post("/api/v1/runs", headers={"Authorization": f"Bearer {token}"},
+                              json={"artifact_id": artifact.id, "environment": "demo"})  # fmt: skip
+            assert run.status_code == 201, run.text
+            deadline = time.monotonic() + 20
+            while not re.search(r'<td class="num">1</td>\s*</tr>', worker_row(client)):
+                assert time.monotonic() < deadline, worker_row(client)
+                time.sleep(0.2)
+            while store.run(run.json()["id"]).status in ("queued", "running"):  # type: ignore[union-attr]
+                assert time.monotonic() < deadline + 10
+                time.sleep(0.2)
+            assert re.search(r'<td class="num">0</td>\s*</tr>', worker_row(client))
+    finally:
+        store.close()
+        server.stop()
 
 
 def test_without_durable_workers_the_page_says_how_to_get_some(site: Site) -> None:
