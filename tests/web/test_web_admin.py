@@ -12,11 +12,13 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Dialog, Page
+from pydantic import BaseModel
 
 from reqflo.store import Store, sqlite_url
 from test_cloud_api import journey_artifact
@@ -312,6 +314,26 @@ def test_every_settings_error_is_shown_at_once(site: Site) -> None:
     assert answer.status_code == 422 and "3 fields to fix" in answer.text
     for name in wrong:
         assert f'id="setting-{name}-error"' in answer.text
+
+
+class LaterSettings(BaseModel):
+    """Settings of kinds RunnerSettings does not have yet (issue 7 may add some)."""
+
+    notify: bool = False
+    mode: Literal["fast", "safe"] = "safe"
+    label: str | None = None
+
+
+def test_a_setting_added_later_gets_an_input_from_its_type() -> None:
+    from reqflo.cloud.web.pages_runners import field_of, parse_settings
+
+    fields = [field_of(name, info) for name, info in LaterSettings.model_fields.items()]
+    kinds = [(f.kind, f.optional, f.choices) for f in fields]
+    assert kinds == [("bool", False, ()), ("choice", False, ("fast", "safe")), ("text", True, ())]
+    data, errors = parse_settings(fields, {"notify": "on", "mode": "fast", "label": " "})
+    assert not errors and LaterSettings.model_validate(data) == LaterSettings(
+        notify=True, mode="fast", label=None
+    )
 
 
 def test_the_settings_form_has_an_input_for_every_model_field(site: Site) -> None:

@@ -37,7 +37,7 @@ SCAN_LIMIT = 5000
 
 
 @dataclass(frozen=True)
-class SecretRow:
+class SecretLine:
     """A secret as the list shows it: the record and its last change (who, when)."""
 
     record: SecretRecord
@@ -79,7 +79,7 @@ def secrets_form(request: Request, *, status_code: int = 200, **form: Any) -> Re
     changes = last_changes(vault)
     shown = form.pop("environment", None)
     rows = [
-        SecretRow(r, changes.get((r.environment, r.name)))
+        SecretLine(r, changes.get((r.environment, r.name)))
         for r in vault.secrets(shown)
     ]  # fmt: skip
     environments = [WORKSPACE, *(e.name for e in services_of(request).store.environments())]
