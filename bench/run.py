@@ -13,6 +13,10 @@ npm into bench/.cache/ and runs, for each row count and repetition, every tool i
 * `reqflo`      `reqflo run journey.yaml --env bench --data rows.csv` (the installed CLI)
 * `reqflo -w2`  the same with `--workers 2` (when the CLI has that option)
 * `newman`      `newman run collection.json -d rows.csv` (skipped above --newman-max-rows)
+* `stepci`      `stepci run stepci-N.yml` (one test per row; bench/stepci.py), like Newman
+* `cloud ...`   `reqflo run --cloud --data rows.csv` on a fresh Cloud Runner (bench/cloud.py):
+                SQLite, and PostgreSQL with 1 and 2 `reqflo worker` processes (skipped above
+                --cloud-max-rows)
 
 Each measurement is one fresh process: wall time includes interpreter start-up; peak RSS
 is `ru_maxrss` from wait4 (the largest single process of the tree, not a sum). A tool
@@ -35,6 +39,11 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cloud  # bench/cloud.py
+import stepci  # bench/stepci.py
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -55,6 +64,7 @@ class Measure:
     wall_s: float
     peak_rss_mb: float
     note: str = ""
+    service_cpu_s: float = 0.0  # cloud tools: CPU seconds of the server and workers
 
 
 # ---------------------------------------------------------------- target server
@@ -188,7 +198,12 @@ def reqflo_has_workers() -> bool:
 
 
 def commands(
-    args: argparse.Namespace, project: Path, url: str, newman: Path | None, workers: bool
+    args: argparse.Namespace,
+    project: Path,
+    url: str,
+    newman: Path | None,
+    workers: bool,
+    stepci_script: Path | None = None,
 ) -> dict[str, list[str]]:
     c = str(args.concurrency)
     base = [str(REQFLO), "run", "journey.yaml", "--env", "bench", "-c", c, "--data", "{data}"]
@@ -226,23 +241,37 @@ def commands(
             "-d",
             "{data}",
         ]
+    if stepci_script is not None:
+        tools["stepci"] = ["node", str(stepci_script), "run", "{stepci}", "-s",
+                           f"password={PASSWORD}"]  # fmt: skip
+    for name in cloud.CONFIGS:
+        tools[name] = [*base, "--cloud"]
     return tools
 
 
-def measure(tool: str, argv: list[str], rows: int, project: Path) -> Measure:
-    data = str(project / f"rows-{rows}.csv")
-    argv = [a.replace("{data}", data) for a in argv]
-    env = {
+def _env() -> dict[str, str]:
+    return {
         **os.environ,
         "REQFLO_SECRET_BENCH_PASSWORD": PASSWORD,
         "REQFLO_HOME": str(OUT / "reqflo-home"),
         "NO_COLOR": "1",
+        "STEPCI_DISABLE_ANALYTICS": "1",
     }
-    log = OUT / "logs" / f"{tool.replace(' ', '_')}-{rows}.log"
+
+
+def measure(
+    tool: str, argv: list[str], rows: int, project: Path, env: dict[str, str] | None = None
+) -> Measure:
+    data = str(project / f"rows-{rows}.csv")
+    flow = str(project / f"stepci-{rows}.yml")
+    argv = [a.replace("{data}", data).replace("{stepci}", flow) for a in argv]
+    log = OUT / "logs" / f"{tool.replace(' ', '_').replace('+', '')}-{rows}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as handle:
         started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=project, env=env, stdout=handle, stderr=handle)
+        process = subprocess.Popen(
+            argv, cwd=project, env=env or _env(), stdout=handle, stderr=handle
+        )
         _pid, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -251,12 +280,29 @@ def measure(tool: str, argv: list[str], rows: int, project: Path) -> Measure:
     return Measure(tool, rows, ok, wall, usage.ru_maxrss / 1024, note)
 
 
+def measure_cloud(tool: str, argv: list[str], rows: int, project: Path) -> Measure:
+    """Start the tool's service, time one `run --cloud`, stop it (bench/cloud.py)."""
+    service = cloud.Service(tool, REQFLO, OUT, _env())
+    try:
+        service.start(project)
+        cpu = service.cpu_seconds()
+        m = measure(tool, argv, rows, project, service.client_env())
+        cpu = service.cpu_seconds() - cpu
+    except RuntimeError as exc:
+        service.stop()
+        return Measure(tool, rows, False, 0.0, 0.0, f"service failed: {exc}")
+    peak = service.stop()
+    return Measure(tool, rows, m.ok, m.wall_s, peak, m.note, round(cpu, 2))
+
+
 def _all_passed(tool: str, log: Path, rows: int) -> bool:
     text = log.read_text(encoding="utf-8", errors="replace")
     if tool.startswith("baseline"):
         return f'"passed": {rows}, "failed": 0' in text
-    if tool.startswith("reqflo"):
+    if tool.startswith("reqflo") or tool.startswith("cloud"):
         return "PASSED" in text  # exit 0 already means no failed or errored instance
+    if tool == "stepci":
+        return f"Tests: 0 failed, {rows} passed" in text
     return True  # newman exits non-zero when any test fails
 
 
@@ -334,7 +380,11 @@ def summarise(results: list[Measure]) -> dict[tuple[str, int], Measure]:
             continue
         wall = statistics.median(m.wall_s for m in good)
         rss = max(m.peak_rss_mb for m in good)
-        out[key] = Measure(key[0], key[1], True, wall, rss, f"median of {len(good)}")
+        note = f"median of {len(good)}"
+        cpu = statistics.median(m.service_cpu_s for m in good)
+        if cpu:
+            note += f"; service CPU {cpu:.1f} s"
+        out[key] = Measure(key[0], key[1], True, wall, rss, note, cpu)
     return out
 
 
@@ -379,6 +429,8 @@ def targets(summary: dict[tuple[str, int], Measure], sizes: list[int]) -> list[s
             f"- 1,000 rows, reqflo ≥ 30x faster than Newman: **{n.wall_s / r.wall_s:.1f}x** "
             f"{'✔' if n.wall_s / r.wall_s >= 30 else '✘'}"
         )
+    lines += _stepci_targets(get("stepci", 1000), r, get("reqflo -w2", 1000))
+    lines += _cloud_targets(get, sizes)
     one = get("reqflo", 1)
     if one:
         lines.append(
@@ -397,6 +449,38 @@ def targets(summary: dict[tuple[str, int], Measure], sizes: list[int]) -> list[s
     return lines
 
 
+def _stepci_targets(st: Measure | None, r: Measure | None, w2: Measure | None) -> list[str]:
+    lines = []
+    for label, mine in (("reqflo", r), ("reqflo -w2", w2)):
+        if st and mine:
+            times = st.wall_s / mine.wall_s
+            lines.append(
+                f"- 1,000 rows, {label} ≥ 5x faster than Step CI: **{times:.1f}x** "
+                f"{'✔' if times >= 5 else '✘'}"
+            )
+    return lines
+
+
+def _cloud_targets(get: Any, sizes: list[int]) -> list[str]:
+    lines = []
+    for rows in (n for n in sizes if n > 1):
+        local, sqlite = get("reqflo", rows), get("cloud sqlite", rows)
+        if local and sqlite:
+            share = local.wall_s / sqlite.wall_s
+            lines.append(
+                f"- {rows:,} rows, cloud on SQLite ≥ 40% of the local run's journeys/s: "
+                f"**{share:.1%}** {'✔' if share >= 0.4 else '✘'}"
+            )
+        one, two = get("cloud pg +1w", rows), get("cloud pg +2w", rows)
+        if one and two:
+            gain = one.wall_s / two.wall_s
+            lines.append(
+                f"- {rows:,} rows, PostgreSQL: a second worker process adds throughput "
+                f"(journeys/s with 2 workers ÷ with 1): **{gain:.2f}** {'✔' if gain > 1 else '✘'}"
+            )
+    return lines
+
+
 def write_results(
     args: argparse.Namespace,
     info: dict[str, str],
@@ -404,6 +488,7 @@ def write_results(
     summary: dict[tuple[str, int], Measure],
     sizes: list[int],
     newman: str,
+    stepci_version: str = "not measured",
 ) -> None:
     lines = [
         "# Benchmark results",
@@ -418,6 +503,7 @@ def write_results(
         "",
         *[f"- {k}: {v}" for k, v in info.items()],
         f"- newman: {newman}",
+        f"- stepci: {stepci_version}",
         f"- target: {target}, 1 worker process, 127.0.0.1",
         f"- concurrency (journeys in flight, reqflo and baseline): {args.concurrency}",
         "",
@@ -445,6 +531,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--newman-max-rows", type=int, default=1000)
     parser.add_argument("--newman-repeat", type=int, default=1, help="Newman runs above 1 row")
+    parser.add_argument("--stepci-max-rows", type=int, default=1000)
+    parser.add_argument("--cloud-max-rows", type=int, default=1000)
+    parser.add_argument(
+        "--cloud-repeat", type=int, default=1, help="cloud runs per configuration above 1 row"
+    )
     parser.add_argument("--only", default="", help="comma-separated tools to run (default all)")
     parser.add_argument(
         "--report-only", action="store_true", help="rewrite RESULTS.md from bench/out/results.json"
@@ -457,7 +548,7 @@ def main() -> int:
     measures = [Measure(**m) for m in saved["measures"]]
     write_results(
         run_args, saved["machine"], saved["target"], summarise(measures), saved["sizes"],
-        saved["newman"],
+        saved["newman"], saved.get("stepci", "not measured"),
     )  # fmt: skip
     print((BENCH / "RESULTS.md").read_text(encoding="utf-8"))
     return 0
@@ -472,7 +563,11 @@ def measure_all(args: argparse.Namespace) -> None:
     try:
         project = write_project(target.url, sizes)
         newman = ensure_newman()
-        tools = commands(args, project, target.url, newman, reqflo_has_workers())
+        flow = stepci.ensure(CACHE)
+        for size in sizes:
+            if flow is not None and size <= args.stepci_max_rows:
+                stepci.write_workflow(project, target.url, size, args.concurrency)
+        tools = commands(args, project, target.url, newman, reqflo_has_workers(), flow)
         if args.only:
             tools = {k: v for k, v in tools.items() if k in args.only.split(",")}
         results = run_all(args, tools, sizes, project)
@@ -484,6 +579,7 @@ def measure_all(args: argparse.Namespace) -> None:
         "machine": machine(),
         "target": target.kind,
         "newman": _version_line(["node", str(newman), "--version"]) if newman else "not installed",
+        "stepci": stepci.version(flow) if flow else "not installed",
         "measures": [asdict(m) for m in results],
     }
     (OUT / "results.json").write_text(json.dumps(saved, indent=1), encoding="utf-8")
@@ -497,13 +593,12 @@ def run_all(
         repeat = args.repeat if rows <= 10_000 else args.big_repeat
         for attempt in range(repeat):
             for tool, argv in tools.items():
-                if tool == "newman" and (
-                    rows > args.newman_max_rows or (rows > 1 and attempt >= args.newman_repeat)
-                ):
+                if _skipped(args, tool, rows, attempt):
                     continue
-                if (tool.endswith("x2") or tool.endswith("-w2")) and rows == 1:
-                    continue
-                m = measure(tool, argv, rows, project)
+                if tool.startswith("cloud"):
+                    m = measure_cloud(tool, argv, rows, project)
+                else:
+                    m = measure(tool, argv, rows, project)
                 print(
                     f"{rows:>7} rows  {tool:<12} {'ok ' if m.ok else 'FAIL'} "
                     f"{m.wall_s:8.3f} s  {m.peak_rss_mb:6.0f} MB  {m.note}",
@@ -511,6 +606,19 @@ def run_all(
                 )
                 results.append(m)
     return results
+
+
+def _skipped(args: argparse.Namespace, tool: str, rows: int, attempt: int) -> bool:
+    limits = {  # tool: (largest row count, repetitions above one row)
+        "newman": (args.newman_max_rows, args.newman_repeat),
+        "stepci": (args.stepci_max_rows, args.newman_repeat),
+        **{name: (args.cloud_max_rows, args.cloud_repeat) for name in cloud.CONFIGS},
+    }
+    if tool in limits:
+        largest, repeat = limits[tool]
+        if rows > largest or (rows > 1 and attempt >= repeat):
+            return True
+    return (tool.endswith("x2") or tool.endswith("-w2")) and rows == 1
 
 
 if __name__ == "__main__":
