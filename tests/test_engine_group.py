@@ -254,3 +254,25 @@ async def test_instance_specs_name_their_key_and_origin(transport: AiohttpTransp
     assert second.error.message == "missing required input 'user' (row 2, line 3 of users.csv)"
     assert (summary.total, summary.passed, summary.errored) == (2, 1, 1)
     assert isinstance(reporter.events[0], RunStarted) and reporter.events[0].total == 2
+
+
+class _FinishedOnly(CollectingReporter):
+    """A reporter that says it wants finished instances only (like a data run's console)."""
+
+    event_kinds = frozenset({"instance_finished"})
+
+
+async def test_event_kinds_nobody_wants_are_not_emitted(transport: AiohttpTransport) -> None:
+    artifact = make_artifact(*SESSION_STEPS, inputs=(InputPlan(name="user", required=True),))
+    everything, finished_only = CollectingReporter(), _FinishedOnly()
+    async with serve(session_app()) as base:
+        ctx = make_context(transport, env={"base_url": base}, concurrency=4)
+        for reporter in (everything, finished_only):
+            rows = [{"user": f"user{i}"} for i in range(5)]
+            await run_group(artifact, rows, ctx, reporter, key_column="user")
+    assert everything.kinds().count("step_started") == 10
+    assert everything.kinds().count("instance_started") == 5
+    kinds = finished_only.kinds()
+    assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
+    assert kinds[1:-1] == ["instance_finished"] * 5
+    assert [len(r.steps) for r in finished_only.instances()] == [2] * 5

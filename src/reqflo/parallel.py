@@ -72,6 +72,10 @@ class _QueueReporter:
             assert isinstance(event, InstanceStarted | StepStarted | StepFinished)
             self.pending.setdefault(event.instance, []).append(event)
 
+    @property
+    def event_kinds(self) -> frozenset[str]:
+        return self.kinds  # the worker's engine does not even make the others
+
     def close(self) -> None:
         return None
 

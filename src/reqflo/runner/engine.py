@@ -28,8 +28,11 @@ iterable or async iterable, and each finished instance goes to the reporter and 
 dropped, so memory stays flat however many rows there are. With `ctx.fail_fast`, no new
 instance starts after the first one that did not pass. A single run is a group of one
 row, so it gets the same events. Event order: RunStarted; per instance InstanceStarted,
-StepStarted/StepFinished for each step, InstanceFinished; finally RunFinished. The
-caller owns (and closes) the transport and the reporter.
+StepStarted/StepFinished for each step, InstanceFinished; finally RunFinished. A
+reporter with an `event_kinds` set (asked after RunStarted) gets only those kinds of
+InstanceStarted/StepStarted/StepFinished, which are then not even made (a data run's
+console wants finished instances only). The caller owns (and closes) the transport and
+the reporter.
 """
 
 from __future__ import annotations
@@ -123,13 +126,16 @@ async def run_instance(
     emit: Emit,
     *,
     where: str = "",
+    skip: frozenset[str] = frozenset(),
 ) -> InstanceResult:
     """Run every step for one set of values; emits events and returns the result.
 
-    `where` ("row 12") is added to setup error messages.
+    `where` ("row 12") is added to setup error messages. Event kinds in `skip`
+    (instance_started, step_started, step_finished: nobody wants them) are not made.
     """
     started_at, clock = time.time(), time.perf_counter()
-    emit(InstanceStarted(instance=index, key=key))
+    if "instance_started" not in skip:
+        emit(InstanceStarted(instance=index, key=key))
     secrets, missing_secrets = resolve_secrets(artifact.plan.needs.secrets, ctx.secrets)
     redactor = ctx.redactors.for_secrets(secrets.values())
     try:
@@ -159,7 +165,7 @@ async def run_instance(
         redactor,
         ctx.transport.new_cookie_store(),
     )
-    steps = await _run_steps(artifact, index, ctx, state, emit)
+    steps = await _run_steps(artifact, index, ctx, state, emit, skip)
     result = InstanceResult(
         index=index,
         key=key,
@@ -175,7 +181,12 @@ async def run_instance(
 
 
 async def _run_steps(
-    artifact: Artifact, index: int, ctx: RunContext, state: InstanceState, emit: Emit
+    artifact: Artifact,
+    index: int,
+    ctx: RunContext,
+    state: InstanceState,
+    emit: Emit,
+    skip: frozenset[str],
 ) -> list[StepResult]:
     deps = StepDeps(
         artifact, ctx.transport, ctx.base_dir, ctx.tokens, ctx.body_limit,
@@ -183,10 +194,13 @@ async def _run_steps(
         transport_retry_backoff_s=ctx.transport_retry_backoff_seconds,
     )  # fmt: skip
     results: list[StepResult] = []
+    started, finished = "step_started" not in skip, "step_finished" not in skip
     for step_index, step in enumerate(artifact.plan.steps):
-        emit(StepStarted(instance=index, step=step_index, step_id=step.id))
+        if started:
+            emit(StepStarted(instance=index, step=step_index, step_id=step.id))
         result = await _guarded_step(step_index, deps, state)
-        emit(StepFinished(instance=index, result=result))
+        if finished:
+            emit(StepFinished(instance=index, result=result))
         results.append(result)
         if result.status in {"failed", "error"} and not step.continue_on_failure:
             break
@@ -300,6 +314,7 @@ class _GroupRun:
         self.artifact, self.rows, self.ctx = artifact, rows, ctx
         self.reporter, self.key_column = reporter, key_column
         self.tally = _Tally()
+        self.skip = unwanted_kinds(reporter)
         self.next_index = 0
         self.lock = asyncio.Lock()
         self.stopped = False
@@ -352,6 +367,7 @@ class _GroupRun:
                 self.ctx,
                 self.reporter.handle,
                 where=spec.where or f"row {index + 1}",
+                skip=self.skip,
             )
             self.tally.add(result.status)
             if self.ctx.fail_fast and result.status != "passed":
@@ -361,6 +377,16 @@ class _GroupRun:
         if self.key_column is not None and row.get(self.key_column) not in (None, ""):
             return to_text(row[self.key_column])
         return str(index + 1)
+
+
+_OPTIONAL_KINDS = frozenset({"instance_started", "step_started", "step_finished"})
+
+
+def unwanted_kinds(reporter: Reporter) -> frozenset[str]:
+    """Event kinds no reporter wants (a reporter's `event_kinds`, None: it wants all),
+    asked once the reporter has seen RunStarted."""
+    kinds = getattr(reporter, "event_kinds", None)
+    return frozenset() if kinds is None else _OPTIONAL_KINDS - frozenset(kinds)
 
 
 async def _aiter(rows: Iterable[Row] | AsyncIterable[Row]) -> AsyncIterator[Row]:
