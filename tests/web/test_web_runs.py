@@ -404,3 +404,16 @@ def test_an_editor_starts_a_run_and_watches_it_finish(
     expect(step.locator(".request")).to_contain_text("/slow?ms=2500")
     expect(step.locator(".response")).to_contain_text("HTTP/1.1 200")
     expect(step.locator(".response pre")).to_contain_text('"slept_ms": 2500')
+
+
+def test_the_list_follows_a_running_run_live(
+    site: Site, runs: dict[str, str], page_as: Callable[[str], Page]
+) -> None:
+    page = page_as("viewer")
+    run_id = start(site, "slow")
+    page.goto(f"{site.url}/runs?journey=Slow")
+    row = page.locator("#runs-table tr", has=page.locator(f'a[href="/runs/{run_id}"]'))
+    expect(row).to_contain_text(re.compile("queued|running"))
+    expect(row).to_contain_text("passed", timeout=20_000)  # no reload: the table polls
+    expect(page.locator("#runs-table")).not_to_have_attribute("hx-trigger", "every 1s")
+    expect(page.get_by_role("link", name="Start a run")).to_have_count(0)  # a viewer
