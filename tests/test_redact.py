@@ -195,3 +195,20 @@ def test_logging_filter_redacts_messages_arguments_tracebacks_and_extras() -> No
     assert "ValueError: bad token" in output
     assert output.count(MASK) >= 4
     assert "unformattable log arguments dropped" in output
+
+
+def test_instance_redactor_forgets_remembered_texts_when_a_secret_is_added() -> None:
+    from reqflo.runner.evidence import SharedRedactors
+
+    redactor = SharedRedactors().for_secrets(["run-secret-1"])
+    text = "token=tok-derived-42; run=run-secret-1"
+    assert redactor.redact(text) == f"token=tok-derived-42; run={MASK}"
+    assert redactor.redact(text) == f"token=tok-derived-42; run={MASK}"  # remembered
+    headers = (("X-Token", "tok-derived-42"), ("Authorization", "Bearer tok-derived-42"))
+    assert redactor.redact_headers(headers)[0] == ("X-Token", "tok-derived-42")
+    redactor.add("tok-derived-42")
+    assert redactor.redact(text) == f"token={MASK}; run={MASK}"
+    assert redactor.redact_headers(headers) == (
+        ("X-Token", MASK),
+        ("Authorization", f"Bearer {MASK}"),
+    )

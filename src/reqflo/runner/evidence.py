@@ -34,6 +34,7 @@ from reqflo.secrets.redact import Redactor
 
 BODY_LIMIT = 64 * 1024
 _MARGIN = 8 * 1024  # longer than any encoded secret form the redactor may have to match
+_MEMO_CHARS, _MEMO_ENTRIES = 512, 256  # InstanceRedactor: texts remembered, per instance
 
 
 class Redacts(Protocol):
@@ -63,29 +64,41 @@ class SharedRedactors:
 
 
 class InstanceRedactor:
-    """An instance's redactor: the shared run redactor until a secret is derived."""
+    """An instance's redactor: the shared run redactor until a secret is derived.
+
+    Short texts recur within an instance (URLs in request and response, header values),
+    so their redacted form is remembered until the next `add` changes the secret set.
+    """
 
     def __init__(self, shared: Redactor, secrets: frozenset[str]) -> None:
         self._secrets = set(secrets)
         self._active = shared
         self._private = False
+        self._seen: dict[str, str] = {}
 
     def add(self, value: str) -> None:
         if not value or value in self._secrets:
             return
         self._secrets.add(value)
+        self._seen = {}
         if not self._private:
             self._active, self._private = self._active.fork(), True
         self._active.add(value)
 
     def redact(self, text: str) -> str:
-        return self._active.redact(text)
+        seen = self._seen.get(text)
+        if seen is not None:
+            return seen
+        redacted = self._active.redact(text)
+        if len(text) <= _MEMO_CHARS and len(self._seen) < _MEMO_ENTRIES:
+            self._seen[text] = redacted
+        return redacted
 
     def redact_value(self, obj: Any) -> Any:
         return self._active.redact_value(obj)
 
     def redact_headers(self, pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-        return self._active.redact_headers(pairs)
+        return self._active.redact_headers(pairs, self.redact)
 
     def __repr__(self) -> str:  # never show the values
         return f"InstanceRedactor({len(self._secrets)} secrets)"

@@ -50,7 +50,7 @@ import re
 import string
 import sys
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -159,13 +159,16 @@ class Redactor:
             return MASK if self.redact(text) != text else value
         return value
 
-    def redact_headers(self, headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    def redact_headers(
+        self, headers: Iterable[tuple[str, str]], redact: Callable[[str], str] | None = None
+    ) -> tuple[tuple[str, str], ...]:
         """Headers with credential values always masked and every other value redacted.
 
         Authorization keeps its scheme (`Bearer [REDACTED]`); Cookie and Set-Cookie keep
-        cookie names and Set-Cookie attributes, never cookie values.
+        cookie names and Set-Cookie attributes, never cookie values. `redact` replaces
+        `self.redact` for names and ordinary values (a caller's memo of it).
         """
-        redact = self.redact
+        redact = redact or self.redact
         return tuple(
             (redact(name), redact(value) if _credential_kind(name) is None else
              self._header_value(name, value))
