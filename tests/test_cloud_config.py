@@ -107,3 +107,17 @@ def test_run_cloud_leaves_concurrency_to_the_service_unless_given() -> None:
     artifact = compiled(Path(__file__).resolve().parents[1] / "examples" / "orders.yaml")
     assert _run_request(artifact, CloudRunOptions(), {})["concurrency"] is None
     assert _run_request(artifact, CloudRunOptions(concurrency=5000), {})["concurrency"] == 1000
+
+
+def test_secure_cookies_come_from_flag_environment_or_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQFLO_HOME", str(tmp_path))
+    monkeypatch.delenv("REQFLO_SECURE_COOKIES", raising=False)
+    monkeypatch.delenv("REQFLO_SERVER_CONFIG", raising=False)
+    assert ServerConfig.resolve(executor="inprocess").secure_cookies is False
+    (tmp_path / "server.toml").write_text("secure_cookies = true\n")
+    assert ServerConfig.resolve(executor="inprocess").secure_cookies is True
+    monkeypatch.setenv("REQFLO_SECURE_COOKIES", "0")
+    assert ServerConfig.resolve(executor="inprocess").secure_cookies is False
+    assert ServerConfig.resolve(executor="inprocess", secure_cookies=True).secure_cookies is True

@@ -59,15 +59,21 @@ def server(
     executor: Annotated[
         str | None, typer.Option("--executor", help="durable (default if available) or inprocess")
     ] = None,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookies", help="Web UI cookies only over HTTPS (behind a TLS proxy)."
+        ),
+    ] = None,
 ) -> None:
-    """Start the Cloud Runner: HTTP API and executor in one process."""
+    """Start the Cloud Runner: HTTP API, web UI and executor in one process."""
     import logging
 
     from reqflo.cloud.server import ServerConfig, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        config = ServerConfig.resolve(data_dir, db, host, port, executor)
+        config = ServerConfig.resolve(data_dir, db, host, port, executor, None, secure_cookies)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     serve(config)

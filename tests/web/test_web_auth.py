@@ -116,3 +116,40 @@ def test_signing_in_in_a_browser(page_as: object, site: Site, browser: object) -
     page.click("text=Sign out")
     page.wait_for_url(f"{site.url}/login")
     context.close()
+
+
+def test_session_cookies_are_secure_when_the_server_says_so(site: Site) -> None:
+    from reqflo.cloud.api_deps import Services
+    from reqflo.cloud.app import create_app
+    from reqflo.cloud.inprocess import InProcessExecutor
+    from reqflo.store import StoreSink
+    from test_cloud_api import served
+
+    executor = InProcessExecutor(StoreSink(site.store), site.folder)
+    app = create_app(Services(store=site.store, executor=executor, data_dir=site.folder))
+    app.state.secure_cookies = True
+    with served(app) as url, httpx.Client(base_url=url) as client:
+        form = client.get("/login")
+        nonce = form.cookies["reqflo_login"]  # a browser would only send it back over HTTPS
+        answer = client.post(
+            "/login",
+            data={"token": site.tokens["viewer"], "login_csrf": nonce},
+            headers={"Cookie": f"reqflo_login={nonce}"},
+        )
+    executor.close()
+    for response, name in ((form, "reqflo_login"), (answer, "reqflo_session")):
+        cookie = next(c for c in response.headers.get_list("set-cookie") if f"{name}=" in c)
+        assert "Secure" in cookie
+
+
+def test_https_requests_get_secure_cookies() -> None:
+    from fastapi import FastAPI
+    from starlette.requests import Request
+
+    from reqflo.cloud.web.session import secure_cookies
+
+    app = FastAPI()
+    for scheme, expected in (("https", True), ("http", False)):
+        scope = {"type": "http", "scheme": scheme, "app": app, "headers": [], "path": "/",
+                 "server": ("reqflo.test", 443), "query_string": b"", "method": "GET"}  # fmt: skip
+        assert secure_cookies(Request(scope)) is expected

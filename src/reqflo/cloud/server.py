@@ -45,6 +45,7 @@ class ServerConfig:
     port: int = 8787
     executor: str = "inprocess"
     webhook_allow_private: bool = False  # SSRF guard off for private addresses (admin)
+    secure_cookies: bool = False  # web UI cookies marked Secure even on plain HTTP (TLS proxy)
 
     @classmethod
     def resolve(
@@ -55,6 +56,7 @@ class ServerConfig:
         port: int | None = None,
         executor: str | None = None,
         webhook_allow_private: bool | None = None,
+        secure_cookies: bool | None = None,
     ) -> ServerConfig:
         """Flags win over environment variables, which win over the config file
         (`$REQFLO_SERVER_CONFIG`, else `$REQFLO_HOME/server.toml`), then defaults."""
@@ -79,6 +81,9 @@ class ServerConfig:
             webhook_allow_private=_flag(
                 webhook_allow_private,
                 env.get("REQFLO_WEBHOOK_ALLOW_PRIVATE") or file.get("webhook_allow_private"),
+            ),
+            secure_cookies=_flag(
+                secure_cookies, env.get("REQFLO_SECURE_COOKIES") or file.get("secure_cookies")
             ),
         )
 
@@ -106,7 +111,7 @@ def store_sink(database_url: str, data_dir: Path) -> ResultSink:
 
 
 CONFIG_KEYS = frozenset({"data_dir", "db_url", "host", "port", "executor",
-                         "webhook_allow_private"})  # fmt: skip
+                         "webhook_allow_private", "secure_cookies"})  # fmt: skip
 
 
 def config_file_values() -> dict[str, str]:
@@ -156,6 +161,7 @@ def serve(config: ServerConfig) -> None:
     executor = make_executor(config, StoreSink(store))
     app = create_app(Services(store=store, executor=executor, data_dir=config.data_dir))
     app.state.webhook_allow_private = config.webhook_allow_private  # read by api_schedules
+    app.state.secure_cookies = config.secure_cookies  # read by cloud.web.session
     scheduler = start_scheduler(store, executor, config.host, config.port, data_dir=config.data_dir,
                                 allow_private=config.webhook_allow_private)  # fmt: skip
     server = uvicorn.Server(
@@ -169,6 +175,7 @@ def serve(config: ServerConfig) -> None:
     )
     database = make_url(normalize_url(config.db_url)).render_as_string(hide_password=True)
     log.info("Reqflo Cloud Runner on http://%s:%s (%s)", config.host, config.port, database)
+    log.info("web UI: http://%s:%s/ (sign in with an API token)", config.host, config.port)
     try:
         server.run()
     finally:
