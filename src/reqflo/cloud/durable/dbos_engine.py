@@ -282,6 +282,14 @@ def _run_state(list_workflows: Any, run_id: str) -> CancelledRun | None:
     )
 
 
+def sys_db_pool_size(worker_concurrency: int) -> int:
+    """DBOS connections per process (DBOS default: 20). A step holds one only while it
+    writes its checkpoint, so half the instance threads share them; a server and two
+    workers then stay well under PostgreSQL's default of 100 connections (the benchmark
+    ran out of them with 20 each, next to the store's own pools)."""
+    return max(4, min(20, worker_concurrency // 2))
+
+
 class DbosEngine:
     """One per process (DBOS is a process-wide singleton)."""
 
@@ -302,6 +310,7 @@ class DbosEngine:
             "serializer": SealingSerializer(self._sealer),
             "log_level": os.environ.get("REQFLO_DBOS_LOG_LEVEL", "WARNING"),
             "notification_listener_polling_interval_sec": self.config.poll_interval_s,
+            "sys_db_pool_size": sys_db_pool_size(self.config.worker_concurrency),
         }
         DBOS(config=dbos_config)
         DBOS.launch()
