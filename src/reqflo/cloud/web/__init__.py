@@ -11,18 +11,23 @@ Modules:
 - `pages_secrets`   — Admin → Secrets.  `pages_runners` — Admin → Runners.
 
 `mount(app)` adds the pages (kept out of the OpenAPI schema), /static, the error pages
-(sign-in redirect, 403, 404) and security headers on every page.
+(sign-in redirect, 403, 404; any HTTP error outside /api/ and the API docs, such as an
+unknown address or a wrong method, is the HTML error page too, while /api/* keeps
+FastAPI's JSON) and security headers on every page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
 from reqflo.cloud.web import (
     pages_admin,
@@ -33,7 +38,13 @@ from reqflo.cloud.web import (
     pages_schedules,
     pages_secrets,
 )
-from reqflo.cloud.web.session import CsrfRefused, RoleNeeded, SignInNeeded, current
+from reqflo.cloud.web.session import (
+    CsrfRefused,
+    PageNotFound,
+    RoleNeeded,
+    SignInNeeded,
+    current,
+)
 from reqflo.cloud.web.templating import render
 
 STATIC = Path(__file__).parent / "static"
@@ -51,10 +62,10 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-
-
-class PageNotFound(Exception):
-    """A page for something that does not exist (404 page)."""
+MESSAGES = {
+    404: "There is no page at this address.",
+    405: "This address does not answer a {method} request.",
+}
 
 
 def mount(app: FastAPI) -> None:
@@ -65,6 +76,7 @@ def mount(app: FastAPI) -> None:
     app.add_exception_handler(RoleNeeded, _forbidden)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.add_exception_handler(PageNotFound, _not_found)
+    app.add_exception_handler(HTTPException, _http_error)
     app.middleware("http")(_page_headers)
 
 
@@ -92,6 +104,28 @@ async def _csrf_refused(request: Request, exc: Exception) -> Response:
 async def _not_found(request: Request, exc: Exception) -> Response:
     request.state.web_session = current(request)
     return render(request, "error.html", 404, code=404, title="Not found", message=str(exc))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's JSON under /api/ (and the docs); the HTML error page everywhere else."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith(NOT_PAGES):
+        return await http_exception_handler(request, exc)
+    request.state.web_session = current(request)
+    code = exc.status_code
+    message = MESSAGES[code].format(method=request.method) if code in MESSAGES else exc.detail
+    response = render(
+        request, "error.html", code, code=code, title=_phrase(code), message=str(message)
+    )
+    response.headers.update(exc.headers or {})
+    return response
+
+
+def _phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "Error"
 
 
 async def _page_headers(

@@ -3,20 +3,18 @@
 Owns /admin/tokens (list; create, whose result page shows the new token once and is
 never cached or redirected to; revoke) and the helpers of the other admin modules
 (`pages_secrets`, `pages_runners`): the `Admin` page and `AdminForm` post dependencies
-(the admin role, like the API's tokens, secrets and settings routes), `text_of` and
-`done` (a 303 to a page with a flash message that never carries a submitted value).
+(the admin role, like the API's tokens, secrets and settings routes), and `text_of`.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, get_args
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from reqflo.cloud.api_models import Role
-from reqflo.cloud.web.session import Posted, form, page, services_of
+from reqflo.cloud.web.session import PageNotFound, Posted, done, form, page, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store.session_store import WebSession
 
@@ -33,21 +31,15 @@ def text_of(posted: Posted, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def done(path: str, flash: str) -> RedirectResponse:
-    """303 to `path` with a flash message (only names and numbers, never a value)."""
-    return RedirectResponse(f"{path}?flash={quote(flash, safe='')}", status_code=303)
-
-
 @router.get("/admin/tokens")
-def tokens_page(request: Request, me: Admin, flash: str | None = None) -> Response:
-    return tokens_form(request, me, flash=flash)
+def tokens_page(request: Request, me: Admin) -> Response:
+    return tokens_form(request, me)
 
 
 def tokens_form(
     request: Request,
     me: WebSession,
     *,
-    flash: str | None = None,
     error: str = "",
     name: str = "",
     role: str = "viewer",
@@ -58,7 +50,7 @@ def tokens_form(
     )
     return render(
         request, "admin/tokens.html", status_code, section="tokens", tokens=tokens,
-        roles=ROLES, flash=flash, error=error, name=name, role=role, me_id=me.token.id,
+        roles=ROLES, error=error, name=name, role=role, me_id=me.token.id,
     )  # fmt: skip
 
 
@@ -91,9 +83,8 @@ def token_problem(name: str, role: str) -> str:
 def revoke_token(request: Request, token_id: str, posted: AdminForm) -> Response:
     record = services_of(request).store.revoke_token(token_id)
     if record is None:
-        from reqflo.cloud.web import PageNotFound
-
         raise PageNotFound(f"API token '{token_id}' does not exist")
     if record.id == posted.session.token.id:
         return RedirectResponse("/login", status_code=303)  # this session just ended
-    return done("/admin/tokens", f"Revoked token '{record.name}': its sessions have ended.")
+    message = f"Revoked token '{record.name}': its sessions have ended."
+    return done("/admin/tokens", message, posted.session)

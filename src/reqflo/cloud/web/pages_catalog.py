@@ -16,12 +16,12 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from reqflo.artifact import Artifact, StepPlan, plan_document, plan_id
 from reqflo.cloud.api_models import NAME_PATTERN
 from reqflo.cloud.web.schedule_forms import FormError, parse_mapping
-from reqflo.cloud.web.session import Posted, form, page, services_of
+from reqflo.cloud.web.session import PageNotFound, Posted, done, form, page, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store import RunFilter
 from reqflo.store.catalog_views import artifact_runs, journey_artifacts, journeys
@@ -31,12 +31,6 @@ router = APIRouter(include_in_schema=False)
 Viewer = Annotated[WebSession, Depends(page("viewer"))]
 EditorForm = Annotated[Posted, Depends(form("editor"))]
 MAX_VALUES_CHARS = 200_000
-
-
-def _not_found(message: str) -> Exception:
-    from reqflo.cloud.web import PageNotFound
-
-    return PageNotFound(message)
 
 
 # ------------------------------------------------------------------ journeys
@@ -53,7 +47,7 @@ def journey_page(request: Request, name: str, me: Viewer) -> Response:
     store = services_of(request).store
     artifacts = journey_artifacts(store, name)
     if not artifacts:
-        raise _not_found(f"no artifact of a journey named '{name}' was uploaded")
+        raise PageNotFound(f"no artifact of a journey named '{name}' was uploaded")
     runs, total = store.runs(RunFilter(journey=name), 10, 0)
     return render(
         request, "catalog/journey.html", section="journeys", name=name,
@@ -74,7 +68,7 @@ def artifact_page(request: Request, artifact_id: str, me: Viewer) -> Response:
     record = store.artifact_record(artifact_id)
     artifact = store.artifact(artifact_id) if record else None
     if record is None or artifact is None:
-        raise _not_found(f"artifact '{artifact_id}' is not uploaded")
+        raise PageNotFound(f"artifact '{artifact_id}' is not uploaded")
     steps = [_step_view(artifact, n) for n, _ in enumerate(artifact.plan.steps)]
     return render(
         request, "catalog/artifact.html", section="journeys", record=record,
@@ -171,7 +165,7 @@ def create_environment(request: Request, posted: EditorForm) -> Response:
         message = f"environment '{name}' already exists: change it on its own page"
         return _environments(request, 409, name=name, values=text, error=message)
     store.put_environment(name, values)
-    return _saved(name, "created")
+    return _saved(name, "created", posted)
 
 
 @router.get("/environments/{name}")
@@ -182,13 +176,12 @@ def environment_page(request: Request, name: str, me: Viewer) -> Response:
 def _environment(request: Request, name: str, status_code: int = 200, **form: Any) -> Response:
     record = services_of(request).store.environment(name)
     if record is None:
-        raise _not_found(f"environment '{name}' does not exist")
+        raise PageNotFound(f"environment '{name}' does not exist")
     text = json.dumps(record.values, indent=2, ensure_ascii=False, sort_keys=True)
     draft = {"values": text, "error": ""} | form
-    flash = str(request.query_params.get("flash") or "")
     return render(
         request, "catalog/environment.html", status_code, section="environments",
-        environment=record, rows=_value_rows(record.values), draft=draft, flash=flash,
+        environment=record, rows=_value_rows(record.values), draft=draft,
     )  # fmt: skip
 
 
@@ -197,13 +190,13 @@ def update_environment(request: Request, name: str, posted: EditorForm) -> Respo
     text = str(posted.fields.get("values") or "")
     store = services_of(request).store
     if store.environment(name) is None:
-        raise _not_found(f"environment '{name}' does not exist")
+        raise PageNotFound(f"environment '{name}' does not exist")
     try:
         values = _checked(name, text)
     except FormError as exc:
         return _environment(request, name, exc.status, values=text, error=str(exc))
     store.put_environment(name, values)
-    return _saved(name, "saved")
+    return _saved(name, "saved", posted)
 
 
 def _checked(name: str, text: str) -> dict[str, Any]:
@@ -215,9 +208,8 @@ def _checked(name: str, text: str) -> dict[str, Any]:
     return parse_mapping(text, "values")
 
 
-def _saved(name: str, verb: str) -> Response:
-    flash = quote(f"Environment '{name}' {verb}.")
-    return RedirectResponse(f"/environments/{quote(name)}?flash={flash}", status_code=303)
+def _saved(name: str, verb: str, posted: Posted) -> Response:
+    return done(f"/environments/{quote(name)}", f"Environment '{name}' {verb}.", posted.session)
 
 
 def _value_rows(values: dict[str, Any]) -> list[tuple[str, str, bool]]:

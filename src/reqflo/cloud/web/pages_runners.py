@@ -25,8 +25,8 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from reqflo.cloud.api_system import WorkerOut, workers
-from reqflo.cloud.web.pages_admin import Admin, AdminForm, done, text_of
-from reqflo.cloud.web.session import services_of
+from reqflo.cloud.web.pages_admin import Admin, AdminForm, text_of
+from reqflo.cloud.web.session import done, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store import Store
 from reqflo.store.schedule_records import RunnerSettings
@@ -173,17 +173,17 @@ def shown(settings: RunnerSettings) -> dict[str, str]:
 
 
 @router.get("/admin/runners")
-def runners_page(request: Request, me: Admin, flash: str | None = None) -> Response:
+def runners_page(request: Request, me: Admin) -> Response:
     settings = ScheduleStore(services_of(request).store).settings()
-    return runners_form(request, shown(settings), {}, flash=flash)
+    return runners_form(request, shown(settings), {})
 
 
 def runners_form(request: Request, values: dict[str, str], errors: dict[str, str],
-                 flash: str | None = None, status_code: int = 200) -> Response:  # fmt: skip
+                 status_code: int = 200) -> Response:  # fmt: skip
     store = services_of(request).store
     return render(
         request, "admin/runners.html", status_code, section="runners", fields=setting_fields(),
-        values=values, errors=errors, flash=flash, workers=worker_rows(request),
+        values=values, errors=errors, workers=worker_rows(request),
         progress=in_progress(store), refresh=REFRESH_SECONDS,
     )  # fmt: skip
 
@@ -200,7 +200,8 @@ def save_settings(request: Request, posted: AdminForm) -> Response:
     if errors:
         return runners_form(request, raw, errors, status_code=422)
     ScheduleStore(services_of(request).store).put_settings(settings, datetime.now(UTC))
-    return done("/admin/runners", "Runner settings saved: runs queued from now on use them.")
+    message = "Runner settings saved: runs queued from now on use them."
+    return done("/admin/runners", message, posted.session)
 
 
 def parse_settings(

@@ -22,13 +22,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from reqflo.cloud.api_runs import cancel_run, rerun
 from reqflo.cloud.web import run_form
 from reqflo.cloud.web.run_diff import diff_runs
 from reqflo.cloud.web.run_evidence import evidence_helpers, instance_result
-from reqflo.cloud.web.session import Posted, form, page, services_of
+from reqflo.cloud.web.session import PageNotFound, Posted, done, form, page, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store import RunRecord
 from reqflo.store.models import RUN_STATUSES
@@ -40,22 +40,13 @@ Viewer = Annotated[WebSession, Depends(page("viewer"))]
 Editor = Annotated[WebSession, Depends(page("editor"))]
 EditorForm = Annotated[Posted, Depends(form("editor"))]
 PAGE_SIZE = 50
+MAX_OFFSET = 1_000_000_000  # an offset beyond it is a typo (and too large for SQLite)
 TRIGGERS = ("api", "rerun", "schedule")
 FILTERS = ("journey", "status", "environment", "trigger", "from", "to")
-FLASHES = {"started": "Run started.", "rerun": "Rerun started.", "cancelled": "Run cancelled."}
 
 
 def views(request: Request) -> RunViews:
     return RunViews(services_of(request).store)
-
-
-def flash_of(request: Request) -> dict[str, Any]:
-    """Only our own messages, by name: a link cannot make the page say anything else."""
-    return {"flash": FLASHES.get(request.query_params.get("flash", ""), ""), "flash_kind": "ok"}
-
-
-def go(target: str, flash: str) -> RedirectResponse:
-    return RedirectResponse(f"{target}?flash={flash}", status_code=303)
 
 
 # ------------------------------------------------------------------ list
@@ -92,7 +83,7 @@ def _midnight(day: date | None) -> datetime | None:
 def list_context(request: Request) -> dict[str, Any]:
     params = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
     query, problem = run_query(params)
-    offset = max(_int(request.query_params.get("offset"), 0), 0)
+    offset = offset_of(request)
     runs, total = views(request).runs(query, PAGE_SIZE, offset)
     names = views(request).token_names()
     return {
@@ -102,11 +93,17 @@ def list_context(request: Request) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _int(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text else default
-    except ValueError:
-        return default
+def offset_of(request: Request) -> int:
+    """The `offset` query parameter as a page start: 0 when absent, negative or not a number."""
+    text = request.query_params.get("offset", "")
+    if not (text.isascii() and text.isdigit()):
+        return 0
+    return min(int(text), MAX_OFFSET) if len(text) < 12 else MAX_OFFSET
+
+
+def index_of(text: str) -> int | None:
+    """An instance index from the URL: None for anything but a plain decimal number."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 @router.get("/runs")
@@ -116,7 +113,7 @@ def runs_page(request: Request, me: Viewer) -> Response:
     return render(
         request, "runs/list.html", 400 if context["problem"] else 200, section="runs",
         journeys=found.journeys(), environments=found.environments(), statuses=RUN_STATUSES,
-        triggers=TRIGGERS, **context, **flash_of(request),
+        triggers=TRIGGERS, **context,
     )  # fmt: skip
 
 
@@ -173,15 +170,13 @@ def start_run(request: Request, posted: EditorForm) -> Response:
             request, "runs/new.html", problem.status_code, section="runs",
             problem=str(problem), **start_context(request, chosen),
         )  # fmt: skip
-    return go(f"/runs/{run.id}", "started")
+    return done(f"/runs/{run.id}", "Run started.", posted.session)
 
 
 # ------------------------------------------------------------------ one run
 
 
 def existing(request: Request, run_id: str) -> RunRecord:
-    from reqflo.cloud.web import PageNotFound
-
     record = services_of(request).store.run(run_id)
     if record is None:
         raise PageNotFound(f"run '{run_id}' does not exist")
@@ -206,12 +201,12 @@ def _elapsed_ms(run: RunRecord) -> float | None:
 
 @router.get("/runs/{run_id}")
 def run_page(request: Request, run_id: str, me: Viewer) -> Response:
-    return show_run(request, existing(request, run_id), **flash_of(request))
+    return show_run(request, existing(request, run_id))
 
 
 def show_run(request: Request, run: RunRecord, status_code: int = 200, **flash: Any) -> Response:
     failed_only = request.query_params.get("failed") == "1"
-    offset = max(_int(request.query_params.get("offset"), 0), 0)
+    offset = offset_of(request)
     found = views(request)
     instances, matching = found.instance_page(run.id, failed_only, PAGE_SIZE, offset)
     single = found.instance(run.id, 0) if run.total == 1 else None
@@ -232,13 +227,12 @@ def run_progress(request: Request, run_id: str, me: Viewer) -> Response:
 
 
 @router.get("/runs/{run_id}/instances/{index}")
-def instance_page(request: Request, run_id: str, index: int, me: Viewer) -> Response:
-    from reqflo.cloud.web import PageNotFound
-
+def instance_page(request: Request, run_id: str, index: str, me: Viewer) -> Response:
     run = existing(request, run_id)
-    record = views(request).instance(run.id, index)
+    number = index_of(index)
+    record = views(request).instance(run.id, number) if number is not None else None
     if record is None:
-        raise PageNotFound(f"run {run_id} has no instance {index} (yet)")
+        raise PageNotFound(f"run {run_id} has no instance {index[:20]} (yet)")
     return render(
         request, "runs/instance.html", section="runs", run=run,
         result=instance_result(record), **evidence_helpers(),
@@ -264,7 +258,7 @@ def rerun_run(request: Request, run_id: str, posted: EditorForm) -> Response:
         new = rerun(old.id, posted.session.token, services_of(request))
     except HTTPException as exc:
         return refused(request, old, f"Rerun refused: {exc.detail}")
-    return go(f"/runs/{new.id}", "rerun")
+    return done(f"/runs/{new.id}", "Rerun started.", posted.session)
 
 
 @router.post("/runs/{run_id}/cancel")
@@ -274,7 +268,7 @@ def cancel(request: Request, run_id: str, posted: EditorForm) -> Response:
         cancel_run(run.id, services_of(request))
     except HTTPException as exc:
         return refused(request, run, f"Not cancelled: {exc.detail}")
-    return go(f"/runs/{run.id}", "cancelled")
+    return done(f"/runs/{run.id}", "Run cancelled.", posted.session)
 
 
 def refused(request: Request, run: RunRecord, message: str) -> Response:

@@ -14,10 +14,10 @@ import zoneinfo
 from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from reqflo.cloud.cron import CronError
 from reqflo.cloud.durable.keys import load_master_key
@@ -29,7 +29,7 @@ from reqflo.cloud.web.schedule_forms import (
     form_text,
     schedule_fields,
 )
-from reqflo.cloud.web.session import Posted, form, page, services_of
+from reqflo.cloud.web.session import PageNotFound, Posted, done, form, page, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.cloud.webhook_guard import allow_private
 from reqflo.store.catalog_views import journeys, recent_ticks
@@ -63,8 +63,6 @@ def _private_ok(request: Request) -> bool:
 def _existing(request: Request, key: str) -> ScheduleRecord:
     found = _store(request).get(key)
     if found is None:
-        from reqflo.cloud.web import PageNotFound
-
         raise PageNotFound(f"no schedule with id or name '{key}'")
     return found
 
@@ -76,9 +74,8 @@ def _existing(request: Request, key: str) -> ScheduleRecord:
 def schedules_page(request: Request, me: Viewer) -> Response:
     store = services_of(request).store
     rows = [_summary(request, record, 3) for record in _store(request).all()]
-    flash = str(request.query_params.get("flash") or "")
     return render(request, "schedules/list.html", section="schedules", rows=rows,
-                  flash=flash, has_journeys=bool(journeys(store)))  # fmt: skip
+                  has_journeys=bool(journeys(store)))  # fmt: skip
 
 
 @router.get("/schedules/new")
@@ -101,7 +98,6 @@ def schedule_page(request: Request, schedule_id: str, me: Viewer) -> Response:
     return render(
         request, "schedules/detail.html", section="schedules", row=view,
         created_by=creators.get(record.created_by, record.created_by),
-        flash=str(request.query_params.get("flash") or ""),
     )  # fmt: skip
 
 
@@ -126,7 +122,7 @@ def create_schedule(request: Request, posted: EditorForm) -> Response:
         return _form(request, form_text(posted.fields), None, str(exc), exc.status)
     except DuplicateSchedule as exc:
         return _form(request, form_text(posted.fields), None, str(exc), 409)
-    return _to(record, f"Schedule '{record.name}' added.")
+    return _to(record, f"Schedule '{record.name}' added.", posted)
 
 
 @router.post("/schedules/{schedule_id}/edit")
@@ -144,7 +140,7 @@ def update_schedule(request: Request, schedule_id: str, posted: EditorForm) -> R
         return _form(request, form_text(posted.fields), old, str(exc), exc.status)
     except DuplicateSchedule as exc:
         return _form(request, form_text(posted.fields), old, str(exc), 409)
-    return _to(record, f"Schedule '{record.name}' saved.")
+    return _to(record, f"Schedule '{record.name}' saved.", posted)
 
 
 def _changes(posted: Posted) -> dict[str, Any]:
@@ -166,29 +162,28 @@ def _changes(posted: Posted) -> dict[str, Any]:
 def pause_schedule(request: Request, schedule_id: str, posted: EditorForm) -> Response:
     record = _existing(request, schedule_id)
     record = _store(request).set_enabled(record.id, False, _now())
-    return _to(record, f"Schedule '{record.name}' paused: it does not fire until resumed.")
+    return _to(record, f"Schedule '{record.name}' paused: it does not fire until resumed.", posted)
 
 
 @router.post("/schedules/{schedule_id}/resume")
 def resume_schedule(request: Request, schedule_id: str, posted: EditorForm) -> Response:
     record = _existing(request, schedule_id)
     record = _store(request).set_enabled(record.id, True, _now())
-    return _to(record, f"Schedule '{record.name}' resumed: ticks of the pause are not run.")
+    return _to(record, f"Schedule '{record.name}' resumed: ticks of the pause are not run.", posted)
 
 
 @router.post("/schedules/{schedule_id}/remove")
 def remove_schedule(request: Request, schedule_id: str, posted: EditorForm) -> Response:
     record = _existing(request, schedule_id)
     _store(request).delete(record.id)
-    flash = quote(f"Schedule '{record.name}' removed.")
-    return RedirectResponse(f"/schedules?flash={flash}", status_code=303)
+    return done("/schedules", f"Schedule '{record.name}' removed.", posted.session)
 
 
 # ------------------------------------------------------------------ helpers
 
 
-def _to(record: ScheduleRecord, message: str) -> Response:
-    return RedirectResponse(f"/schedules/{record.id}?flash={quote(message)}", status_code=303)
+def _to(record: ScheduleRecord, message: str, posted: Posted) -> Response:
+    return done(f"/schedules/{record.id}", message, posted.session)
 
 
 def _form(

@@ -23,8 +23,8 @@ from fastapi.responses import Response
 from reqflo.cloud.api_models import NAME_PATTERN
 from reqflo.cloud.api_secrets import ENV_PATTERN, MAX_VALUE, actor
 from reqflo.cloud.durable.keys import load_master_key
-from reqflo.cloud.web.pages_admin import Admin, AdminForm, done, text_of
-from reqflo.cloud.web.session import services_of
+from reqflo.cloud.web.pages_admin import Admin, AdminForm, text_of
+from reqflo.cloud.web.session import PageNotFound, done, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store.secret_audit import AuditFilter
 from reqflo.store.secret_models import WORKSPACE, AuditEntry, SecretRecord
@@ -68,10 +68,8 @@ def last_changes(vault: SecretVault) -> dict[tuple[str | None, str | None], Audi
 
 
 @router.get("/admin/secrets")
-def secrets_page(
-    request: Request, me: Admin, environment: str | None = None, flash: str | None = None
-) -> Response:
-    return secrets_form(request, environment=environment or None, flash=flash)
+def secrets_page(request: Request, me: Admin, environment: str | None = None) -> Response:
+    return secrets_form(request, environment=environment or None)
 
 
 def secrets_form(request: Request, *, status_code: int = 200, **form: Any) -> Response:
@@ -83,7 +81,7 @@ def secrets_form(request: Request, *, status_code: int = 200, **form: Any) -> Re
         for r in vault.secrets(shown)
     ]  # fmt: skip
     environments = [WORKSPACE, *(e.name for e in services_of(request).store.environments())]
-    defaults = {"flash": None, "error": "", "new_environment": shown or WORKSPACE, "new_name": ""}
+    defaults = {"error": "", "new_environment": shown or WORKSPACE, "new_name": ""}
     return render(
         request, "admin/secrets.html", status_code, section="secrets", rows=rows,
         environment=shown, environments=environments, url=secret_url, **{**defaults, **form},
@@ -106,7 +104,8 @@ def add_secret(request: Request, posted: AdminForm) -> Response:
             "rotate it on its page (nothing was changed)."
         )
         return secrets_form(request, status_code=409, error=error, **again)
-    return done(secret_url(environment, name), f"Secret '{name}' created (version 1).")
+    flash = f"Secret '{name}' created (version 1)."
+    return done(secret_url(environment, name), flash, posted.session)
 
 
 def place_problem(environment: str, name: str) -> str:
@@ -133,10 +132,8 @@ def value_problem(value: str) -> str:
 
 
 @router.get("/admin/secrets/{environment}/{name}")
-def secret_page(
-    request: Request, environment: str, name: str, me: Admin, flash: str | None = None
-) -> Response:
-    return secret_form(request, environment, name, flash=flash)
+def secret_page(request: Request, environment: str, name: str, me: Admin) -> Response:
+    return secret_form(request, environment, name)
 
 
 def secret_form(
@@ -145,7 +142,7 @@ def secret_form(
     vault = vault_of(request)
     record = find_secret(vault, environment, name)
     where = AuditFilter(environment=environment, name=name, limit=AUDIT_ROWS)
-    context = {"flash": None, "error": "", **form}
+    context = {"error": "", **form}
     return render(
         request, "admin/secret.html", status_code, section="secrets", secret=record,
         versions=vault.versions(environment, name) or [], audit=vault.audit(where),
@@ -158,8 +155,6 @@ def find_secret(vault: SecretVault, environment: str, name: str) -> SecretRecord
     valid = re.fullmatch(ENV_PATTERN, environment) and re.fullmatch(NAME_PATTERN, name)
     found = [r for r in vault.secrets(environment) if r.name == name] if valid else []
     if not found:
-        from reqflo.cloud.web import PageNotFound
-
         raise PageNotFound(f"secret '{name}' does not exist in environment '{environment}'")
     return found[0]
 
@@ -181,7 +176,7 @@ def rotate_secret(request: Request, environment: str, name: str, posted: AdminFo
         )
         return secret_form(request, environment, name, status_code=409, error=error)
     flash = f"Saved version {record.current_version} of '{name}': runs starting now use it."
-    return done(secret_url(environment, name), flash)
+    return done(secret_url(environment, name), flash, posted.session)
 
 
 @router.post("/admin/secrets/{environment}/{name}/disable")
@@ -190,7 +185,7 @@ def disable_secret(request: Request, environment: str, name: str, posted: AdminF
     find_secret(vault, environment, name)
     vault.disable(environment, name, actor(posted.session.token))
     flash = f"Disabled '{name}': runs that need it fail until a new value is set."
-    return done(secret_url(environment, name), flash)
+    return done(secret_url(environment, name), flash, posted.session)
 
 
 @router.post("/admin/secrets/{environment}/{name}/destroy")
@@ -199,4 +194,4 @@ def destroy_secret(request: Request, environment: str, name: str, posted: AdminF
     find_secret(vault, environment, name)
     vault.destroy(environment, name, actor(posted.session.token))
     flash = f"Destroyed every version of '{name}'. Its history stays in the audit log."
-    return done(secret_url(environment, name), flash)
+    return done(secret_url(environment, name), flash, posted.session)

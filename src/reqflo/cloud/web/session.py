@@ -3,9 +3,13 @@
 Owns the session cookie (`reqflo_session`: HttpOnly, SameSite=Strict, Path=/, Secure on
 HTTPS or when the server says so), the page dependencies `page(role)` and
 `form(role)`, and the two exceptions pages raise: `SignInNeeded` (answered with a
-redirect to /login?next=...) and `RoleNeeded` (answered with the 403 page). Every form
+redirect to /login?next=...), `RoleNeeded` (answered with the 403 page) and
+`PageNotFound` (the 404 page). Every form
 carries the session's CSRF token (hidden field `csrf`, or the `X-CSRF-Token` header for
 htmx requests); a POST whose token or `Origin` does not match is refused with 403.
+After a successful post, `done(path, message, session)` redirects with a flash message
+signed for the session (`flash` + `sig`); `flash_of` shows it only when the signature
+matches, so a link cannot make a page say anything.
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ import hmac
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request
 from starlette.datastructures import FormData
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from reqflo.cloud.api_deps import Services
 from reqflo.cloud.auth import RANK
@@ -43,6 +47,10 @@ class RoleNeeded(Exception):
 
 class CsrfRefused(Exception):
     """A form post without the session's CSRF token or from another origin (403 page)."""
+
+
+class PageNotFound(Exception):
+    """A page for something that does not exist (404 page)."""
 
 
 @dataclass(frozen=True)
@@ -131,3 +139,23 @@ def clear_cookie(request: Request, response: Response) -> None:
 def secure_cookies(request: Request) -> bool:
     forced = getattr(request.app.state, "secure_cookies", False)
     return bool(forced) or request.url.scheme == "https"
+
+
+def done(path: str, message: str, session: WebSession) -> RedirectResponse:
+    """303 to `path` with a flash message (names and numbers only, never a value)."""
+    query = urlencode({"flash": message, "sig": _flash_sig(session, message)})
+    return RedirectResponse(f"{path}?{query}", status_code=303)
+
+
+def flash_of(request: Request, session: WebSession | None) -> str:
+    """The request's flash message if this session's `done` signed it; else ''."""
+    message = request.query_params.get("flash", "")
+    sent = request.query_params.get("sig", "")
+    if session is None or not message:
+        return ""
+    return message if hmac.compare_digest(sent, _flash_sig(session, message)) else ""
+
+
+def _flash_sig(session: WebSession, message: str) -> str:
+    digest = hmac.new(session.csrf.encode(), b"flash\0" + message.encode(), "sha256")
+    return digest.hexdigest()[:24]

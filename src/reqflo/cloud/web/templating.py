@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from reqflo import __version__
-from reqflo.cloud.web.session import allowed
+from reqflo.cloud.web.session import allowed, flash_of
 
 STATUS_ICONS = {
     "passed": "✓", "failed": "✗", "error": "!", "indeterminate": "?", "cancelled": "⊘",
@@ -85,9 +85,11 @@ ENV.globals.update(icon=icon, version=__version__)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render a page; `me` (the session or None), `csrf` and `can(role)` are always there."""
+    """Render a page; `me` (the session or None), `csrf`, `can(role)` and `flash` (a signed
+    flash message of the address, unless the page gives its own) are always there."""
     me = getattr(request.state, "web_session", None)
     context.setdefault("section", "")
+    context.setdefault("flash", flash_of(request, me))
     html = ENV.get_template(template).render(
         request=request, me=me, csrf=me.csrf if me else "",
         can=lambda role: me is not None and allowed(me, role), **context,

@@ -1,0 +1,162 @@
+"""Hardening of the web UI: odd addresses and parameters answer a 4xx HTML page (never a
+500, never FastAPI's JSON outside /api/), `next` only redirects within the site, a step
+with several attempts renders, and flash messages cannot be written by a link.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from web_support import Site, login_nonce, signed_in
+
+RETRIED = """
+journey:
+  name: Retried
+  variables:
+    - {name: base_url, source: environment}
+  steps:
+    - id: poll
+      name: Poll a flaky endpoint
+      request:
+        method: GET
+        url: "{{ variables.base_url }}/flaky"
+        query: {key: "hardening-retry", succeed_after: 10}
+      retry: {attempts: 2, interval: 10ms, backoff: constant, until: assertions_pass}
+      assertions:
+        - {type: status_code, expected: 200}
+"""
+LONG = "x" * 5000
+
+
+def finished_run(site: Site, journey: str, **body: Any) -> str:
+    with site.api("editor") as api:
+        payload = {"artifact_id": site.artifacts[journey].id, "environment": "demo", **body}
+        run_id = str(api.post("/api/v1/runs", json=payload).json()["id"])
+        deadline = time.monotonic() + 30
+        while api.get(f"/api/v1/runs/{run_id}").json()["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, "the run did not finish"
+            time.sleep(0.05)
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def run_id(site: Site) -> str:
+    site.add_journey("retried", RETRIED)
+    return finished_run(site, "retried")
+
+
+def is_html_page(answer: httpx.Response, status: int) -> bool:
+    return answer.status_code == status and answer.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/nope",
+        "/admin",
+        "/admin/nope",
+        "/admin/secrets/demo/a%2Fb",
+        "/admin/secrets/demo/a/b",
+        "/environments/a%2Fb",
+        "/artifacts/a/b",
+        "/schedules/a/b/c",
+        "/runs/a%2Fb",
+        "/static/nope.css",
+    ],
+)
+def test_unknown_ui_addresses_get_the_html_404_page(site: Site, url: str) -> None:
+    with signed_in(site, "admin") as client:
+        answer = client.get(url)
+    assert is_html_page(answer, 404), (answer.status_code, answer.text[:200])
+    assert "There is no page at this address." in answer.text
+    assert 'href="/admin/secrets"' in answer.text  # the page has the signed-in navigation
+
+
+def test_the_api_keeps_its_json_errors(site: Site) -> None:
+    with site.api("viewer") as api:
+        unknown, missing = api.get("/api/v1/nope"), api.get("/api/v1/runs/nope")
+    assert unknown.status_code == 404 and unknown.json() == {"detail": "Not Found"}
+    assert missing.status_code == 404 and "detail" in missing.json()
+
+
+def test_a_wrong_method_gets_the_html_405_page(site: Site) -> None:
+    with signed_in(site, "viewer") as client:
+        answer = client.get("/logout")
+    assert is_html_page(answer, 405) and "does not answer a GET request" in answer.text
+    assert "POST" in answer.headers["allow"]
+
+
+def test_odd_parameters_never_answer_500(site: Site, run_id: str) -> None:
+    expected = {
+        "/runs?offset=-5": 200,
+        "/runs?offset=abc": 200,
+        "/runs?offset=" + "9" * 30: 200,
+        "/runs?offset=" + "9" * 5000: 200,
+        "/runs/table?offset=" + "9" * 30: 200,
+        "/runs?journey=" + LONG: 200,
+        "/runs?status=" + LONG: 400,
+        f"/runs/{run_id}?offset=-3": 200,
+        f"/runs/{run_id}?offset=" + "9" * 30: 200,
+        f"/runs/{run_id}?failed=1&offset=٣": 200,
+        f"/runs/{run_id}/instances/-1": 404,
+        f"/runs/{run_id}/instances/abc": 404,
+        f"/runs/{run_id}/instances/" + "9" * 30: 404,
+        f"/runs/{run_id}/instances/٣": 404,
+        f"/runs/{run_id}/diff?against=nope": 404,
+        "/runs/" + LONG: 404,
+        "/runs/%E2%9C%93/diff": 404,
+        "/journeys/a%2Fb": 404,
+        "/schedules/preview?cron=" + "1," * 3000 + "1+*+*+*+*": 200,
+        "/admin/secrets?environment=" + LONG: 200,
+    }
+    with signed_in(site, "admin") as client:
+        found = {url: client.get(url).status_code for url in expected}
+    assert found == expected
+
+
+def test_a_page_past_the_end_says_so(site: Site, run_id: str) -> None:
+    with signed_in(site, "viewer") as client:
+        answer = client.get("/runs", params={"offset": "100000"})
+    assert answer.status_code == 200 and "Nothing on this page" in answer.text
+    assert "No runs yet" not in answer.text
+
+
+def test_a_step_with_several_attempts_renders_each(site: Site, run_id: str) -> None:
+    with signed_in(site, "viewer") as client:
+        answer = client.get(f"/runs/{run_id}")
+    assert answer.status_code == 200, answer.text[:500]
+    assert "Attempt 1" in answer.text and "Attempt 2" in answer.text
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "/\\evil.example", "/\t/evil.example", "https://evil.example"]
+)
+def test_sign_in_never_redirects_off_site(site: Site, target: str) -> None:
+    with httpx.Client(base_url=site.url, timeout=30) as client:
+        nonce = login_nonce(client)
+        answer = client.post(
+            "/login", data={"token": site.tokens["viewer"], "login_csrf": nonce, "next": target}
+        )
+    location = answer.headers["location"]
+    assert answer.status_code == 303
+    assert location.startswith("/") and not location.startswith(("//", "/\\", "/\t"))
+
+
+def test_flash_messages_are_signed_for_the_session(site: Site) -> None:
+    with signed_in(site, "editor") as client, signed_in(site, "editor") as other:
+        page = client.get("/environments")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf
+        data = {"csrf": csrf.group(1), "name": "flashy", "values": "a: 1"}
+        saved = client.post("/environments", data=data)
+        location = saved.headers["location"]
+        assert saved.status_code == 303 and "sig=" in location
+        assert "Environment &#39;flashy&#39; created." in client.get(location).text
+        assert "created." not in other.get(location).text  # another session's link
+        forged = client.get("/environments/flashy", params={"flash": "Paste your token at x"})
+        assert "Paste your token" not in forged.text
