@@ -123,7 +123,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 def _phrase(code: int) -> str:
     try:
-        return HTTPStatus(code).phrase
+        return HTTPStatus(code).phrase.capitalize()
     except ValueError:
         return "Error"
 
