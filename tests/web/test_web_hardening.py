@@ -134,7 +134,15 @@ def test_a_step_with_several_attempts_renders_each(site: Site, run_id: str) -> N
 
 
 @pytest.mark.parametrize(
-    "target", ["//evil.example/x", "/\\evil.example", "/\t/evil.example", "https://evil.example"]
+    "target",
+    [
+        "//evil.example/x",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/a\\..\\\\evil.example",
+        "https://evil.example",
+    ],
 )
 def test_sign_in_never_redirects_off_site(site: Site, target: str) -> None:
     with httpx.Client(base_url=site.url, timeout=30) as client:
@@ -142,9 +150,7 @@ def test_sign_in_never_redirects_off_site(site: Site, target: str) -> None:
         answer = client.post(
             "/login", data={"token": site.tokens["viewer"], "login_csrf": nonce, "next": target}
         )
-    location = answer.headers["location"]
-    assert answer.status_code == 303
-    assert location.startswith("/") and not location.startswith(("//", "/\\", "/\t"))
+    assert answer.status_code == 303 and answer.headers["location"] == "/runs"
 
 
 def test_flash_messages_are_signed_for_the_session(site: Site) -> None:

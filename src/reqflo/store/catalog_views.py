@@ -2,7 +2,7 @@
 each artifact and the recent ticks of a schedule with their runs' status.
 
 Owns `JourneySummary`, `ArtifactUsage`, `TickView` and the queries that make them
-(`journeys`, `journey_artifacts`, `recent_ticks`). Every function opens one short
+(`journeys`, `journey_names`, `journey_artifacts`, `recent_ticks`). Every function opens one short
 session through `Store.session()`, never writes, and returns frozen records.
 """
 
@@ -64,6 +64,13 @@ def journeys(store: Store) -> list[JourneySummary]:
             )
             for name, count in session.execute(counts).all()
         ]
+
+
+def journey_names(store: Store) -> list[str]:
+    """The names of the journeys with an uploaded artifact, sorted (one query)."""
+    query = select(ArtifactRow.journey).distinct().order_by(ArtifactRow.journey)
+    with store.session() as session:
+        return list(session.scalars(query))
 
 
 def journey_artifacts(store: Store, journey: str) -> list[ArtifactUsage]:
@@ -137,6 +144,7 @@ __all__ = [
     "TickView",
     "artifact_runs",
     "journey_artifacts",
+    "journey_names",
     "journeys",
     "recent_ticks",
 ]

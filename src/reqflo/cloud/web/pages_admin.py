@@ -1,34 +1,30 @@
-"""Web UI pages: administration — API tokens, and what every admin page shares.
+"""Web UI pages: Admin → Tokens (admin only, like the API's /api/v1/tokens).
 
-Owns /admin/tokens (list; create, whose result page shows the new token once and is
-never cached or redirected to; revoke) and the helpers of the other admin modules
-(`pages_secrets`, `pages_runners`): the `Admin` page and `AdminForm` post dependencies
-(the admin role, like the API's tokens, secrets and settings routes), and `text_of`.
+Owns /admin/tokens: the list; create, whose result page shows the new token once and is
+never cached or redirected to; revoke (revoking your own token ends your session).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, get_args
+from typing import get_args
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from reqflo.cloud.api_models import Role
-from reqflo.cloud.web.session import PageNotFound, Posted, done, form, page, services_of
+from reqflo.cloud.web.session import (
+    Admin,
+    AdminForm,
+    PageNotFound,
+    done,
+    services_of,
+)
 from reqflo.cloud.web.templating import render
 from reqflo.store.session_store import WebSession
 
 router = APIRouter(include_in_schema=False)
-Admin = Annotated[WebSession, Depends(page("admin"))]
-AdminForm = Annotated[Posted, Depends(form("admin"))]
 ROLES: tuple[str, ...] = get_args(Role)
 MAX_TOKEN_NAME = 200
-
-
-def text_of(posted: Posted, name: str) -> str:
-    """A submitted text field ('' when absent; never a file upload)."""
-    value = posted.fields.get(name)
-    return value if isinstance(value, str) else ""
 
 
 @router.get("/admin/tokens")
@@ -56,7 +52,7 @@ def tokens_form(
 
 @router.post("/admin/tokens")
 def create_token(request: Request, posted: AdminForm) -> Response:
-    name, role = text_of(posted, "name").strip(), text_of(posted, "role")
+    name, role = posted.text("name").strip(), posted.text("role")
     error = token_problem(name, role)
     if error:
         return tokens_form(

@@ -11,14 +11,14 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from reqflo.cloud.web.session import (
-    Posted,
+    COOKIE,
+    ViewerForm,
     clear_cookie,
     current,
-    form,
     secure_cookies,
     services_of,
     sessions,
@@ -31,8 +31,11 @@ LOGIN_COOKIE = "reqflo_login"
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path of this site: '/runs?x=1', never '//evil.example' or 'https://...'."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """Only a path of this site: '/runs?x=1', never '//evil.example', 'https://...' nor
+    anything with a backslash or a control character (browsers drop tabs and newlines)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/runs"
+    if "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target):
         return "/runs"
     return target
 
@@ -83,8 +86,8 @@ def sign_in(
 
 
 @router.post("/logout")
-def sign_out(request: Request, posted: Annotated[Posted, Depends(form("viewer"))]) -> Response:
-    session_id = request.cookies.get("reqflo_session", "")
+def sign_out(request: Request, posted: ViewerForm) -> Response:
+    session_id = request.cookies.get(COOKIE, "")
     sessions(request).close(session_id)
     response = RedirectResponse("/login", status_code=303)
     clear_cookie(request, response)

@@ -12,24 +12,28 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from reqflo.artifact import Artifact, StepPlan, plan_document, plan_id
 from reqflo.cloud.api_models import NAME_PATTERN
 from reqflo.cloud.web.schedule_forms import FormError, parse_mapping
-from reqflo.cloud.web.session import PageNotFound, Posted, done, form, page, services_of
+from reqflo.cloud.web.session import (
+    EditorForm,
+    PageNotFound,
+    Posted,
+    Viewer,
+    done,
+    services_of,
+)
 from reqflo.cloud.web.templating import render
 from reqflo.store import RunFilter
 from reqflo.store.catalog_views import artifact_runs, journey_artifacts, journeys
-from reqflo.store.session_store import WebSession
 
 router = APIRouter(include_in_schema=False)
-Viewer = Annotated[WebSession, Depends(page("viewer"))]
-EditorForm = Annotated[Posted, Depends(form("editor"))]
 MAX_VALUES_CHARS = 200_000
 
 
@@ -154,8 +158,8 @@ def _environments(request: Request, status_code: int = 200, **form: Any) -> Resp
 
 @router.post("/environments")
 def create_environment(request: Request, posted: EditorForm) -> Response:
-    name = str(posted.fields.get("name") or "").strip()
-    text = str(posted.fields.get("values") or "")
+    name = posted.text("name").strip()
+    text = posted.text("values")
     store = services_of(request).store
     try:
         values = _checked(name, text)
@@ -187,7 +191,7 @@ def _environment(request: Request, name: str, status_code: int = 200, **form: An
 
 @router.post("/environments/{name}")
 def update_environment(request: Request, name: str, posted: EditorForm) -> Response:
-    text = str(posted.fields.get("values") or "")
+    text = posted.text("values")
     store = services_of(request).store
     if store.environment(name) is None:
         raise PageNotFound(f"environment '{name}' does not exist")

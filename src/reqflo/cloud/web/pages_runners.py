@@ -25,8 +25,7 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from reqflo.cloud.api_system import WorkerOut, workers
-from reqflo.cloud.web.pages_admin import Admin, AdminForm, text_of
-from reqflo.cloud.web.session import done, services_of
+from reqflo.cloud.web.session import Admin, AdminForm, done, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store import Store
 from reqflo.store.schedule_records import RunnerSettings
@@ -191,7 +190,7 @@ def runners_form(request: Request, values: dict[str, str], errors: dict[str, str
 @router.post("/admin/runners/settings")
 def save_settings(request: Request, posted: AdminForm) -> Response:
     fields = setting_fields()
-    raw = {f.name: text_of(posted, f.name) for f in fields}
+    raw = {f.name: posted.text(f.name) for f in fields}
     data, errors = parse_settings(fields, raw)
     try:  # fields that did not parse are left out: the model still checks all the others
         settings = RunnerSettings.model_validate({k: v for k, v in data.items() if k not in errors})

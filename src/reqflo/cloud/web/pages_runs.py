@@ -18,27 +18,30 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from reqflo.cloud.api_runs import cancel_run, rerun
 from reqflo.cloud.web import run_form
 from reqflo.cloud.web.run_diff import diff_runs
 from reqflo.cloud.web.run_evidence import evidence_helpers, instance_result
-from reqflo.cloud.web.session import PageNotFound, Posted, done, form, page, services_of
+from reqflo.cloud.web.session import (
+    Editor,
+    EditorForm,
+    PageNotFound,
+    Viewer,
+    done,
+    services_of,
+)
 from reqflo.cloud.web.templating import render
 from reqflo.store import RunRecord
 from reqflo.store.models import RUN_STATUSES
 from reqflo.store.run_views import ACTIVE, RunQuery, RunViews
-from reqflo.store.session_store import WebSession
 
 router = APIRouter(include_in_schema=False)
-Viewer = Annotated[WebSession, Depends(page("viewer"))]
-Editor = Annotated[WebSession, Depends(page("editor"))]
-EditorForm = Annotated[Posted, Depends(form("editor"))]
 PAGE_SIZE = 50
 MAX_OFFSET = 1_000_000_000  # an offset beyond it is a typo (and too large for SQLite)
 TRIGGERS = ("api", "rerun", "schedule")

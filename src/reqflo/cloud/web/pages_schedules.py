@@ -13,10 +13,10 @@ from __future__ import annotations
 import zoneinfo
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from reqflo.cloud.cron import CronError
@@ -29,18 +29,22 @@ from reqflo.cloud.web.schedule_forms import (
     form_text,
     schedule_fields,
 )
-from reqflo.cloud.web.session import PageNotFound, Posted, done, form, page, services_of
+from reqflo.cloud.web.session import (
+    Editor,
+    EditorForm,
+    PageNotFound,
+    Posted,
+    Viewer,
+    done,
+    services_of,
+)
 from reqflo.cloud.web.templating import render
 from reqflo.cloud.webhook_guard import allow_private
-from reqflo.store.catalog_views import journeys, recent_ticks
+from reqflo.store.catalog_views import journey_names, recent_ticks
 from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
 from reqflo.store.schedule_store import DuplicateSchedule, ScheduleStore
-from reqflo.store.session_store import WebSession
 
 router = APIRouter(include_in_schema=False)
-Viewer = Annotated[WebSession, Depends(page("viewer"))]
-Editor = Annotated[WebSession, Depends(page("editor"))]
-EditorForm = Annotated[Posted, Depends(form("editor"))]
 KEPT = frozenset({"rows", "data_key", "webhook_secret"})  # the edit form does not show them
 
 
@@ -75,7 +79,7 @@ def schedules_page(request: Request, me: Viewer) -> Response:
     store = services_of(request).store
     rows = [_summary(request, record, 3) for record in _store(request).all()]
     return render(request, "schedules/list.html", section="schedules", rows=rows,
-                  has_journeys=bool(journeys(store)))  # fmt: skip
+                  has_journeys=bool(journey_names(store)))  # fmt: skip
 
 
 @router.get("/schedules/new")
@@ -194,7 +198,7 @@ def _form(
     return render(
         request, "schedules/form.html", status_code, section="schedules", draft=draft,
         record=record, editing=record is not None, error=error,
-        journeys=[j.name for j in journeys(store)], zones=_zones(),
+        journeys=journey_names(store), zones=_zones(),
         environments=[e.name for e in store.environments()],
         **_preview(draft["cron"], draft["timezone"] or "UTC"),
     )  # fmt: skip

@@ -23,8 +23,7 @@ from fastapi.responses import Response
 from reqflo.cloud.api_models import NAME_PATTERN
 from reqflo.cloud.api_secrets import ENV_PATTERN, MAX_VALUE, actor
 from reqflo.cloud.durable.keys import load_master_key
-from reqflo.cloud.web.pages_admin import Admin, AdminForm, text_of
-from reqflo.cloud.web.session import PageNotFound, done, services_of
+from reqflo.cloud.web.session import Admin, AdminForm, PageNotFound, Posted, done, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store.secret_audit import AuditFilter
 from reqflo.store.secret_models import WORKSPACE, AuditEntry, SecretRecord
@@ -90,8 +89,8 @@ def secrets_form(request: Request, *, status_code: int = 200, **form: Any) -> Re
 
 @router.post("/admin/secrets")
 def add_secret(request: Request, posted: AdminForm) -> Response:
-    environment = text_of(posted, "environment").strip() or WORKSPACE
-    name, value = text_of(posted, "name").strip(), text_of(posted, "value")
+    environment = posted.text("environment").strip() or WORKSPACE
+    name, value = posted.text("name").strip(), posted.text("value")
     again = {"new_environment": environment, "new_name": name}
     error = place_problem(environment, name) or value_problem(value)
     if error:
@@ -163,7 +162,7 @@ def find_secret(vault: SecretVault, environment: str, name: str) -> SecretRecord
 def rotate_secret(request: Request, environment: str, name: str, posted: AdminForm) -> Response:
     vault = vault_of(request)
     find_secret(vault, environment, name)
-    value, seen = text_of(posted, "value"), text_of(posted, "expected_version")
+    value, seen = posted.text("value"), posted.text("expected_version")
     error = value_problem(value) or ("" if seen.isdigit() else "Reload the page and try again.")
     if error:
         return secret_form(request, environment, name, status_code=422, error=error)
@@ -179,19 +178,26 @@ def rotate_secret(request: Request, environment: str, name: str, posted: AdminFo
     return done(secret_url(environment, name), flash, posted.session)
 
 
+RETIRED = {
+    "disable": "Disabled '{name}': runs that need it fail until a new value is set.",
+    "destroy": "Destroyed every version of '{name}'. Its history stays in the audit log.",
+}
+
+
 @router.post("/admin/secrets/{environment}/{name}/disable")
 def disable_secret(request: Request, environment: str, name: str, posted: AdminForm) -> Response:
-    vault = vault_of(request)
-    find_secret(vault, environment, name)
-    vault.disable(environment, name, actor(posted.session.token))
-    flash = f"Disabled '{name}': runs that need it fail until a new value is set."
-    return done(secret_url(environment, name), flash, posted.session)
+    return retire(request, environment, name, posted, "disable")
 
 
 @router.post("/admin/secrets/{environment}/{name}/destroy")
 def destroy_secret(request: Request, environment: str, name: str, posted: AdminForm) -> Response:
+    return retire(request, environment, name, posted, "destroy")
+
+
+def retire(request: Request, environment: str, name: str, posted: Posted, how: str) -> Response:
+    """Disable or destroy an existing secret, as the admin who posted."""
     vault = vault_of(request)
     find_secret(vault, environment, name)
-    vault.destroy(environment, name, actor(posted.session.token))
-    flash = f"Destroyed every version of '{name}'. Its history stays in the audit log."
-    return done(secret_url(environment, name), flash, posted.session)
+    change = vault.disable if how == "disable" else vault.destroy
+    change(environment, name, actor(posted.session.token))
+    return done(secret_url(environment, name), RETIRED[how].format(name=name), posted.session)

@@ -29,7 +29,7 @@ from reqflo.cloud.cron import CronError, CronSpec, zone
 from reqflo.cloud.webhook_guard import UnsafeWebhook, check_url
 from reqflo.diagnostics import did_you_mean
 from reqflo.store import Store
-from reqflo.store.catalog_views import journeys
+from reqflo.store.catalog_views import journey_names
 from reqflo.store.schedule_store import ScheduleStore
 
 TEXT_FIELDS = ("name", "cron", "timezone", "journey", "artifact_id", "environment", "case",
@@ -145,7 +145,7 @@ def check_schedule(
 
 
 def _unknown_journey(store: Store, journey: str) -> str:
-    names = [j.name for j in journeys(store)]
+    names = journey_names(store)
     hint = did_you_mean(journey, names) or (
         f"known: {', '.join(names)}" if names else "none is uploaded yet"
     )

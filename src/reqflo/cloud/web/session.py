@@ -2,7 +2,8 @@
 
 Owns the session cookie (`reqflo_session`: HttpOnly, SameSite=Strict, Path=/, Secure on
 HTTPS or when the server says so), the page dependencies `page(role)` and
-`form(role)`, and the two exceptions pages raise: `SignInNeeded` (answered with a
+`form(role)` (as the annotations `Viewer`, `Editor`, `Admin`, `ViewerForm`, `EditorForm`,
+`AdminForm`), and the two exceptions pages raise: `SignInNeeded` (answered with a
 redirect to /login?next=...), `RoleNeeded` (answered with the 403 page) and
 `PageNotFound` (the 404 page). Every form
 carries the session's CSRF token (hidden field `csrf`, or the `X-CSRF-Token` header for
@@ -17,10 +18,10 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
@@ -59,6 +60,11 @@ class Posted:
 
     session: WebSession
     fields: FormData
+
+    def text(self, name: str) -> str:
+        """A submitted text field ('' when absent; never a file upload)."""
+        value = self.fields.get(name)
+        return value if isinstance(value, str) else ""
 
 
 def services_of(request: Request) -> Services:
@@ -113,6 +119,15 @@ def form(role: str) -> Callable[[Request], Coroutine[Any, Any, Posted]]:
         return Posted(session, fields)
 
     return dependency
+
+
+# What pages and forms declare: the same least role as the API route doing the same thing.
+Viewer = Annotated[WebSession, Depends(page("viewer"))]
+Editor = Annotated[WebSession, Depends(page("editor"))]
+Admin = Annotated[WebSession, Depends(page("admin"))]
+ViewerForm = Annotated[Posted, Depends(form("viewer"))]
+EditorForm = Annotated[Posted, Depends(form("editor"))]
+AdminForm = Annotated[Posted, Depends(form("admin"))]
 
 
 def same_origin(request: Request) -> bool:
