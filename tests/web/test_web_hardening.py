@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Page
 
 from web_support import Site, login_nonce, signed_in
 
@@ -166,3 +168,21 @@ def test_flash_messages_are_signed_for_the_session(site: Site) -> None:
         assert "created." not in other.get(location).text  # another session's link
         forged = client.get("/environments/flashy", params={"flash": "Paste your token at x"})
         assert "Paste your token" not in forged.text
+
+
+def test_long_values_do_not_widen_pages_at_laptop_width(
+    site: Site, page_as: Callable[[str], Page]
+) -> None:
+    long_url = "https://example.com/" + "a" * 400 + "?q=" + "b" * 200
+    site.store.put_environment("long-values", {"base_url": long_url, "n" * 120: {"k": "x" * 500}})
+    with site.api("editor") as api:
+        hook = {"name": "long-hook", "cron": "0 3 * * *", "journey": "Echo", "environment": "demo"}
+        made = api.post("/api/v1/schedules", json={**hook, "webhook_url": long_url})
+        assert made.status_code == 201, made.text
+    page = page_as("viewer")
+    for path in ("/environments/long-values", f"/schedules/{made.json()['id']}", "/environments"):
+        page.goto(site.url + path)
+        wider = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert wider == 0, f"{path} is {wider}px wider than the window"
