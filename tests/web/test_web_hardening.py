@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page
+from sqlalchemy import event, insert
 
+from reqflo.store.models import InstanceRow, RunRow
 from web_support import Site, login_nonce, signed_in
 
 RETRIED = """
@@ -186,3 +190,47 @@ def test_long_values_do_not_widen_pages_at_laptop_width(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert wider == 0, f"{path} is {wider}px wider than the window"
+
+
+def seed_runs(site: Site, count: int, instances: int) -> str:
+    """`count` finished runs of journey Bulk (the newest with `instances` instances)."""
+    artifact, now = site.artifacts["echo"], datetime.now(UTC)
+    token = site.store.tokens()[0].id
+    runs = [
+        {"id": uuid.uuid4().hex, "artifact_id": artifact.id, "journey": "Bulk",
+         "environment": "demo", "status": "passed", "trigger": "api", "inputs": {},
+         "concurrency": 10, "total": 1, "passed": 1, "failed": 0, "errored": 0,
+         "created_at": now - timedelta(seconds=n), "requested_by": token}
+        for n in range(count)
+    ]  # fmt: skip
+    runs[0].update(total=instances, passed=instances)
+    result = {"key": "k", "status": "passed", "inputs": {}, "steps": [], "duration_ms": 1.0}
+    rows = [
+        {"run_id": runs[0]["id"], "index": n, "key": f"row-{n}", "status": "passed",
+         "result": {**result, "index": n}, "duration_ms": 1.0}
+        for n in range(instances)
+    ]  # fmt: skip
+    with site.store.session() as session:
+        session.execute(insert(RunRow), runs)
+        session.execute(insert(InstanceRow), rows)
+    return str(runs[0]["id"])
+
+
+def test_big_lists_are_paged_with_a_few_queries(site: Site) -> None:
+    big = seed_runs(site, 2000, 1000)
+    statements: list[str] = []
+
+    def counted(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    with signed_in(site, "viewer") as client:
+        event.listen(site.store.engine, "before_cursor_execute", counted)
+        try:
+            pages = {url: client.get(url) for url in ("/runs?journey=Bulk", f"/runs/{big}")}
+            per_page = len(statements) / len(pages)
+        finally:
+            event.remove(site.store.engine, "before_cursor_execute", counted)
+    listed, detail = pages.values()
+    assert "1–50 of 2000" in listed.text and listed.text.count('href="/runs/') >= 50
+    assert "1–50 of 1000" in detail.text and detail.text.count(f"/runs/{big}/instances/") == 50
+    assert per_page <= 10, statements

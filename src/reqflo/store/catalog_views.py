@@ -2,22 +2,27 @@
 each artifact and the recent ticks of a schedule with their runs' status.
 
 Owns `JourneySummary`, `ArtifactUsage`, `TickView` and the queries that make them
-(`journeys`, `journey_names`, `journey_artifacts`, `recent_ticks`). Every function opens one short
-session through `Store.session()`, never writes, and returns frozen records.
+(`journeys`, `journey_names`, `journey_artifacts`, `recent_ticks`). Every function opens
+one short session through `Store.session()`, runs a fixed number of queries however many
+journeys, artifacts and runs there are (the newest row of each group by a window
+function), never writes, and returns frozen records.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from reqflo.store.models import ArtifactRow, RunRow
 from reqflo.store.records import ArtifactRecord, RunRecord
 from reqflo.store.schedule_models import TickRow
 from reqflo.store.schedule_records import TickRecord
 from reqflo.store.store import Store
+
+Row = TypeVar("Row", ArtifactRow, RunRow)
 
 
 @dataclass(frozen=True)
@@ -48,19 +53,21 @@ class TickView:
 
 
 def journeys(store: Store) -> list[JourneySummary]:
-    """Every journey with an uploaded artifact, by name."""
+    """Every journey with an uploaded artifact, by name (three queries in all)."""
     counts = (
         select(ArtifactRow.journey, func.count())
         .group_by(ArtifactRow.journey)
         .order_by(ArtifactRow.journey)
     )
     with store.session() as session:
+        latest = _newest(session, ArtifactRow, ArtifactRow.journey)
+        last_runs = _newest(session, RunRow, RunRow.journey)
         return [
             JourneySummary(
                 name,
                 count,
-                _latest_artifact(session, name),
-                _last_run(session, RunRow.journey, name),
+                ArtifactRecord.of(latest[name]),
+                RunRecord.of(last_runs[name]) if name in last_runs else None,
             )
             for name, count in session.execute(counts).all()
         ]
@@ -87,11 +94,12 @@ def journey_artifacts(store: Store, journey: str) -> list[ArtifactUsage]:
     )
     with store.session() as session:
         per_artifact = {artifact_id: count for artifact_id, count in session.execute(runs).all()}
+        last_runs = _newest(session, RunRow, RunRow.artifact_id, RunRow.journey == journey)
         return [
             ArtifactUsage(
                 ArtifactRecord.of(row),
                 per_artifact.get(row.id, 0),
-                _last_run(session, RunRow.artifact_id, row.id) if row.id in per_artifact else None,
+                RunRecord.of(last_runs[row.id]) if row.id in last_runs else None,
             )
             for row in session.scalars(artifacts)
         ]
@@ -117,25 +125,14 @@ def recent_ticks(store: Store, schedule_id: str, limit: int = 20) -> list[TickVi
         return [TickView(TickRecord.of(tick), status) for tick, status in session.execute(query)]
 
 
-def _latest_artifact(session: Session, journey: str) -> ArtifactRecord:
-    row = session.scalars(
-        select(ArtifactRow)
-        .where(ArtifactRow.journey == journey)
-        .order_by(ArtifactRow.created_at.desc(), ArtifactRow.id)
-        .limit(1)
-    ).one()
-    return ArtifactRecord.of(row)
-
-
-def _last_run(session: Session, column: object, value: str) -> RunRecord | None:
-    query = (
-        select(RunRow)
-        .where(column == value)  # type: ignore[arg-type]
-        .order_by(RunRow.created_at.desc(), RunRow.id)
-        .limit(1)
-    )
-    row = session.scalars(query).first()
-    return RunRecord.of(row) if row else None
+def _newest(
+    session: Session, model: type[Row], key: InstrumentedAttribute[str], *where: Any
+) -> dict[str, Row]:
+    """The newest row (by created_at, then id) of `model` for each value of `key`."""
+    rank = func.row_number().over(partition_by=key, order_by=(model.created_at.desc(), model.id))
+    ranked = select(model.id, rank.label("rank")).where(*where).subquery()
+    query = select(model).join(ranked, model.id == ranked.c.id).where(ranked.c.rank == 1)
+    return {getattr(row, key.key): row for row in session.scalars(query)}
 
 
 __all__ = [
