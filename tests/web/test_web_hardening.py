@@ -106,6 +106,10 @@ def test_odd_parameters_never_answer_500(site: Site, run_id: str) -> None:
         "/runs/table?offset=" + "9" * 30: 200,
         "/runs?journey=" + LONG: 200,
         "/runs?status=" + LONG: 400,
+        "/runs?to=9999-12-31": 400,
+        "/runs?from=0001-01-01": 400,
+        "/runs/table?to=9999-12-31": 200,
+        "/runs?from=2026-13-01&status=bogus": 400,
         f"/runs/{run_id}?offset=-3": 200,
         f"/runs/{run_id}?offset=" + "9" * 30: 200,
         f"/runs/{run_id}?failed=1&offset=٣": 200,
@@ -123,6 +127,13 @@ def test_odd_parameters_never_answer_500(site: Site, run_id: str) -> None:
     with signed_in(site, "admin") as client:
         found = {url: client.get(url).status_code for url in expected}
     assert found == expected
+
+
+def test_every_filter_problem_is_shown(site: Site) -> None:
+    with signed_in(site, "viewer") as client:
+        answer = client.get("/runs", params={"from": "2026-13-01", "status": "bogus"})
+    assert answer.status_code == 400
+    assert "from: expected a date" in answer.text and "status: one of" in answer.text
 
 
 def test_a_page_past_the_end_says_so(site: Site, run_id: str) -> None:

@@ -56,27 +56,31 @@ def views(request: Request) -> RunViews:
 
 
 def run_query(params: dict[str, str]) -> tuple[RunQuery, str]:
-    """The list's filters from the query string: (query, a problem to show or '')."""
+    """The list's filters from the query string: (query, the problems to show or '')."""
     since, problem_from = _day(params, "from")
     until, problem_to = _day(params, "to")
-    problem = problem_from or problem_to
+    problems = [p for p in (problem_from, problem_to) if p]
     status = params.get("status") or None
     if status is not None and status not in RUN_STATUSES:
-        problem, status = f"status: one of {', '.join(RUN_STATUSES)}", None
+        problems.append(f"status: one of {', '.join(RUN_STATUSES)}")
+        status = None
     query = RunQuery(
         journey=params.get("journey") or None, status=status,
         environment=params.get("environment") or None, trigger=params.get("trigger") or None,
         since=_midnight(since), until=_midnight(until + timedelta(days=1) if until else None),
     )  # fmt: skip
-    return query, problem
+    return query, "; ".join(problems)
 
 
 def _day(params: dict[str, str], name: str) -> tuple[date | None, str]:
     text = params.get(name, "")
     try:
-        return (date.fromisoformat(text) if text else None), ""
+        day = date.fromisoformat(text) if text else None
     except ValueError:
-        return None, f"{name}: expected a date like 2026-01-31, got '{text}'"
+        return None, f"{name}: expected a date like 2026-01-31, got '{text[:40]}'"
+    if day is not None and not date.min < day < date.max:
+        return None, f"{name}: a date after 0001-01-01 and before 9999-12-31"
+    return day, ""
 
 
 def _midnight(day: date | None) -> datetime | None:
