@@ -245,3 +245,21 @@ def test_big_lists_are_paged_with_a_few_queries(site: Site) -> None:
     assert "1–50 of 2000" in listed.text and listed.text.count('href="/runs/') >= 50
     assert "1–50 of 1000" in detail.text and detail.text.count(f"/runs/{big}/instances/") == 50
     assert per_page <= 10, statements
+
+
+def test_a_page_bug_answers_the_html_500_page_without_details(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reqflo.cloud.web.pages_catalog as pages_catalog
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("internal detail that must stay in the log")
+
+    monkeypatch.setattr(pages_catalog, "journeys", broken)
+    with signed_in(site, "viewer") as client, site.api("viewer") as api:
+        answer = client.get("/journeys")
+        health = api.get("/api/v1/runs")
+    assert is_html_page(answer, 500) and "RuntimeError" in answer.text
+    assert "internal detail" not in answer.text
+    assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+    assert health.status_code == 200

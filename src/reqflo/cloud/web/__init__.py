@@ -13,11 +13,13 @@ Modules:
 `mount(app)` adds the pages (kept out of the OpenAPI schema), /static, the error pages
 (sign-in redirect, 403, 404; any HTTP error outside /api/ and the API docs, such as an
 unknown address or a wrong method, is the HTML error page too, while /api/* keeps
-FastAPI's JSON) and security headers on every page.
+FastAPI's JSON; so is a page's unexpected error, a 500 whose details go to the log only)
+and security headers on every page.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from pathlib import Path
@@ -47,6 +49,7 @@ from reqflo.cloud.web.session import (
 )
 from reqflo.cloud.web.templating import render
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 PAGES = (
     pages_auth,
@@ -131,12 +134,20 @@ def _phrase(code: int) -> str:
 async def _page_headers(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
-    response = await call_next(request)
-    if not request.url.path.startswith(NOT_PAGES):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.url.path.startswith(NOT_PAGES):
+        return await call_next(request)
+    try:
+        response = await call_next(request)
+    except Exception as exc:  # a page's bug: the HTML error page, details in the log only
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        message = f"Something went wrong on the server ({type(exc).__name__}); its log says more."
+        response = render(
+            request, "error.html", 500, code=500, title="Server error", message=message
+        )
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 
 
