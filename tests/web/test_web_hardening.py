@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 from sqlalchemy import event, insert
+from test_web_routes import PAGES
 
 from reqflo.store.models import InstanceRow, RunRow
 from web_support import Site, login_nonce, signed_in
@@ -263,3 +264,19 @@ def test_a_page_bug_answers_the_html_500_page_without_details(
     assert "internal detail" not in answer.text
     assert answer.headers["content-security-policy"].startswith("default-src 'self'")
     assert health.status_code == 200
+
+
+POSTS = [(path, url) for method, path, url, _ in PAGES if method == "POST"]
+
+
+@pytest.mark.parametrize(("path", "url"), POSTS)
+def test_every_form_needs_the_csrf_token_and_our_origin(site: Site, path: str, url: str) -> None:
+    with signed_in(site, "admin") as client:
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/runs").text)
+        assert token
+        missing = client.post(url, data={"name": "x"})
+        foreign = client.post(
+            url, data={"csrf": token.group(1)}, headers={"Origin": "https://evil.example"}
+        )
+    assert missing.status_code == 403 and "CSRF token is missing" in missing.text
+    assert foreign.status_code == 403 and "posted from another site" in foreign.text
