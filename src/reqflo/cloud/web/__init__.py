@@ -1,13 +1,14 @@
 """The Cloud Runner's web UI: server-rendered pages (Jinja2) with a little htmx.
 
 Modules:
-- `session`         — sign-in sessions (cookie), page/form role dependencies, CSRF.
+- `session`         — sign-in sessions (cookie), page/form role dependencies (`Viewer`,
+                      `EditorForm`, ...), CSRF, signed flash messages (`done`), 404.
 - `templating`      — the Jinja2 environment, display filters, `render`.
 - `pages_auth`      — /login, /logout, /.
 - `pages_runs`      — runs list, run detail with evidence, diff, rerun, cancel.
 - `pages_catalog`   — journeys, artifacts (compiled plans), environments.
 - `pages_schedules` — schedules.
-- `pages_admin`     — tokens, and what the admin pages share.
+- `pages_admin`     — Admin → Tokens.
 - `pages_secrets`   — Admin → Secrets.  `pages_runners` — Admin → Runners.
 
 `mount(app)` adds the pages (kept out of the OpenAPI schema), /static, the error pages
