@@ -15,6 +15,11 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+# Pydantic looks up plugins through every installed package's entry points the first time
+# a model is built (~20 ms of start-up with importlib.metadata); Reqflo uses none. A user who
+# wants theirs sets PYDANTIC_DISABLE_PLUGINS themselves.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 import typer
 from rich.console import Console
 from rich.text import Text
