@@ -20,6 +20,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("POST", "/runs/new", "/runs/new", "editor"),
     ("GET", "/runs/{run_id}", "/runs/0000", "viewer"),
     ("GET", "/runs/{run_id}/progress", "/runs/0000/progress", "viewer"),
+    ("GET", "/runs/{run_id}/instances", "/runs/0000/instances", "viewer"),
     ("GET", "/runs/{run_id}/instances/{index}", "/runs/0000/instances/0", "viewer"),
     ("GET", "/runs/{run_id}/diff", "/runs/0000/diff", "viewer"),
     ("POST", "/runs/{run_id}/rerun", "/runs/0000/rerun", "editor"),

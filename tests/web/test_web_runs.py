@@ -171,6 +171,20 @@ def test_the_list_pages_and_polls_while_a_run_is_active(site: Site) -> None:
     assert run_id[:12] in newest and run_id[:12] not in older
 
 
+def test_a_running_data_run_polls_its_instances_table(site: Site) -> None:
+    run_id = start(site, "slow", rows=[{"n": 1}, {"n": 2}], concurrency=1)
+    with signed_in(site, "viewer") as client:
+        page = client.get(f"/runs/{run_id}").text
+        assert f'hx-get="/runs/{run_id}/instances"' in page and 'hx-trigger="every 2s"' in page
+        assert 'hx-trigger="every 2s"' not in client.get(f"/runs/{run_id}?offset=50").text
+        finished(site, run_id)
+        table = client.get(f"/runs/{run_id}/instances").text
+        failed = client.get(f"/runs/{run_id}/instances?failed=1").text
+    assert "<html" not in table and "hx-trigger" not in table
+    assert table.count(f'href="/runs/{run_id}/instances/') == 2
+    assert "No failed instance." in failed
+
+
 def test_a_passing_run_shows_its_evidence(site: Site, runs: dict[str, str]) -> None:
     run_id = runs["passing"]
     with signed_in(site, "viewer") as client:

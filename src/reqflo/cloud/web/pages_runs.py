@@ -212,17 +212,32 @@ def run_page(request: Request, run_id: str, me: Viewer) -> Response:
 
 
 def show_run(request: Request, run: RunRecord, status_code: int = 200, **flash: Any) -> Response:
-    failed_only = request.query_params.get("failed") == "1"
-    offset = offset_of(request)
     found = views(request)
-    instances, matching = found.instance_page(run.id, failed_only, PAGE_SIZE, offset)
     single = found.instance(run.id, 0) if run.total == 1 else None
     return render(
         request, "runs/detail.html", status_code, section="runs", **run_facts(request, run),
-        instances=instances, matching=matching, failed_only=failed_only, offset=offset,
-        limit=PAGE_SIZE, single=instance_result(single), previous=found.previous(run),
-        **evidence_helpers(), **flash,
+        **instances_context(request, run), single=instance_result(single),
+        previous=found.previous(run), **evidence_helpers(), **flash,
     )  # fmt: skip
+
+
+def instances_context(request: Request, run: RunRecord) -> dict[str, Any]:
+    """One page of a run's instances (?failed=1: failed ones only; ?offset=N)."""
+    failed_only = request.query_params.get("failed") == "1"
+    offset = offset_of(request)
+    instances, matching = views(request).instance_page(run.id, failed_only, PAGE_SIZE, offset)
+    return {
+        "instances": instances, "matching": matching, "failed_only": failed_only,
+        "offset": offset, "limit": PAGE_SIZE,
+    }  # fmt: skip
+
+
+@router.get("/runs/{run_id}/instances")
+def run_instances(request: Request, run_id: str, me: Viewer) -> Response:
+    """The instances table alone: what the run page polls while a data run is active."""
+    run = existing(request, run_id)
+    context = {**run_facts(request, run), **instances_context(request, run)}
+    return render(request, "runs/_instances.html", **context)
 
 
 @router.get("/runs/{run_id}/progress")
