@@ -157,7 +157,7 @@ def test_the_list_shows_runs_with_counts_and_filters(site: Site, runs: dict[str,
         assert bad.status_code == 400 and "expected a date like" in bad.text
 
 
-def test_the_list_pages_and_polls_while_a_run_is_active(site: Site) -> None:
+def test_the_list_pages_and_polls_while_a_run_is_active(site: Site, runs: dict[str, str]) -> None:
     run_id = start(site, "slow")
     with signed_in(site, "viewer") as client:
         page = client.get("/runs?journey=Slow").text
@@ -171,7 +171,7 @@ def test_the_list_pages_and_polls_while_a_run_is_active(site: Site) -> None:
     assert run_id[:12] in newest and run_id[:12] not in older
 
 
-def test_a_running_data_run_polls_its_instances_table(site: Site) -> None:
+def test_a_running_data_run_polls_its_instances_table(site: Site, runs: dict[str, str]) -> None:
     run_id = start(site, "slow", rows=[{"n": 1}, {"n": 2}], concurrency=1)
     with signed_in(site, "viewer") as client:
         page = client.get(f"/runs/{run_id}").text
@@ -299,7 +299,7 @@ def test_rerun_and_cancel_need_an_editor(site: Site, runs: dict[str, str]) -> No
         assert "Rerun started." in shown and f'href="/runs/{run_id}"' in shown
 
 
-def test_cancel_stops_a_running_run(site: Site) -> None:
+def test_cancel_stops_a_running_run(site: Site, runs: dict[str, str]) -> None:
     run_id = start(site, "slow")
     with signed_in(site, "editor") as client:
         page = client.get(f"/runs/{run_id}").text
