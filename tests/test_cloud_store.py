@@ -10,8 +10,8 @@ import pytest
 from reqflo.artifact import Artifact
 from reqflo.runner.events import RunStarted
 from reqflo.runner.results import InstanceResult, RunSummary
-from reqflo.store import NewRun, RunFilter, Store, StoreSink, sqlite_url
-from test_cloud_support import compiled, fresh_postgres
+from reqflo.store import NewRun, RunFilter, Store, StoreSink
+from test_cloud_support import compiled, opened_store
 
 ORDERS = Path(__file__).resolve().parents[1] / "examples" / "orders.yaml"
 
@@ -20,15 +20,8 @@ ORDERS = Path(__file__).resolve().parents[1] / "examples" / "orders.yaml"
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
-    if request.param == "sqlite":
-        opened = Store.open(sqlite_url(tmp_path_factory.mktemp("store")))
+    with opened_store(request.param, tmp_path_factory.mktemp("store")) as opened:
         yield opened
-        opened.close()
-        return
-    with fresh_postgres() as url:
-        opened = Store.open(url)
-        yield opened
-        opened.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 - `fresh_postgres()`: a context manager creating a uniquely named PostgreSQL database
   (`reqflo_test_<random>`) on 127.0.0.1:5432 and dropping it afterwards.
+- `opened_store(kind, folder)`: a migrated `Store` on SQLite in `folder` or on a fresh
+  PostgreSQL database (`kind` is "sqlite" or "postgresql"), closed on exit.
 - `compiled(path)`: compiles a journey file into a verified artifact.
 - `ServerProcess`: `reqflo server` as a real subprocess on an ephemeral port.
 """
@@ -15,12 +17,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import httpx
 
 from reqflo.artifact import Artifact
+from reqflo.store import Store, sqlite_url
 
 PG_ADMIN_URL = os.environ.get("REQFLO_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -39,6 +42,16 @@ def fresh_postgres() -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def opened_store(kind: str, folder: Path) -> Iterator[Store]:
+    with fresh_postgres() if kind == "postgresql" else nullcontext(sqlite_url(folder)) as url:
+        opened = Store.open(url)
+        try:
+            yield opened
+        finally:
+            opened.close()
 
 
 def compiled(path: Path) -> Artifact:

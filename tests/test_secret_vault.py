@@ -15,22 +15,15 @@ from reqflo.store import Store, sqlite_url
 from reqflo.store.secret_audit import AuditFilter
 from reqflo.store.secret_models import AuditRow, SecretVersionRow
 from reqflo.store.secret_store import SecretConflict, SecretVault
-from test_cloud_support import fresh_postgres
+from test_cloud_support import opened_store
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Store]:
-    if request.param == "sqlite":
-        opened = Store.open(sqlite_url(tmp_path_factory.mktemp("vault")))
+    with opened_store(request.param, tmp_path_factory.mktemp("vault")) as opened:
         yield opened
-        opened.close()
-        return
-    with fresh_postgres() as url:
-        opened = Store.open(url)
-        yield opened
-        opened.close()
 
 
 @pytest.fixture
