@@ -4,7 +4,7 @@ Owns `StartForm` (the submitted text, kept to refill the form after an error),
 `parse_inputs` (`key=value` lines or a JSON object), `parse_rows` (a JSON array of
 objects) and `submit`: the form becomes the API's `RunRequest` and goes through the
 API's own `submit_run`, so the checks and the queued run are exactly the API's. Every
-problem comes back as a `FormProblem` (a message and an HTTP status for the form page),
+problem comes back as `schedule_forms.FormError` (a message and the form page's status),
 never as a 500. Each rendered form carries a random `once` value; with a digest of the values it is
 the run's idempotency key, so a double submit of the same values starts one run.
 """
@@ -24,19 +24,12 @@ from pydantic import ValidationError
 from reqflo.cloud.api_deps import Services
 from reqflo.cloud.api_models import RunOut, RunRequest
 from reqflo.cloud.api_runs import submit_run
+from reqflo.cloud.web.schedule_forms import FormError
 from reqflo.store import TokenRecord
 
 FIELDS = (
     "artifact", "environment", "case", "inputs", "rows", "data_key", "concurrency", "once",
 )  # fmt: skip
-
-
-class FormProblem(Exception):
-    """A form the API would refuse: its message and the form page's status code."""
-
-    def __init__(self, message: str, status_code: int = 422) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -62,7 +55,7 @@ def parse_inputs(text: str) -> dict[str, Any]:
     if text.startswith("{"):
         found = _json(text, "inputs")
         if not isinstance(found, dict):
-            raise FormProblem('inputs: a JSON object is expected, like {"word": "hi"}')
+            raise FormError('inputs: a JSON object is expected, like {"word": "hi"}')
         return found
     values: dict[str, Any] = {}
     for number, line in enumerate(text.splitlines(), start=1):
@@ -70,7 +63,7 @@ def parse_inputs(text: str) -> dict[str, Any]:
             continue
         name, sep, value = line.partition("=")
         if not sep or not name.strip():
-            raise FormProblem(f"inputs, line {number}: expected name=value, got '{line.strip()}'")
+            raise FormError(f"inputs, line {number}: expected name=value, got '{line.strip()}'")
         values[name.strip()] = value.strip()
     return values
 
@@ -80,7 +73,7 @@ def parse_rows(text: str) -> list[dict[str, Any]] | None:
         return None
     found = _json(text, "data rows")
     if not isinstance(found, list) or not all(isinstance(row, dict) for row in found):
-        raise FormProblem('data rows: a JSON array of objects is expected, like [{"word": "a"}]')
+        raise FormError('data rows: a JSON array of objects is expected, like [{"word": "a"}]')
     return found
 
 
@@ -88,14 +81,14 @@ def _json(text: str, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FormProblem(
+        raise FormError(
             f"{what}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
 
 
 def run_request(form: StartForm) -> RunRequest:
     if not form.artifact:
-        raise FormProblem("artifact: pick the artifact to run")
+        raise FormError("artifact: pick the artifact to run")
     concurrency: int | str | None = form.concurrency or None
     if concurrency is not None and str(concurrency).isdigit():
         concurrency = int(str(concurrency))
@@ -109,7 +102,7 @@ def run_request(form: StartForm) -> RunRequest:
     try:
         return RunRequest.model_validate(payload)
     except ValidationError as exc:
-        raise FormProblem("; ".join(_describe(e) for e in exc.errors())) from None
+        raise FormError("; ".join(_describe(e) for e in exc.errors())) from None
 
 
 def _once_key(once: str, payload: dict[str, Any]) -> str:
@@ -125,13 +118,13 @@ def _describe(error: Any) -> str:
 
 
 def submit(services: Services, token: TokenRecord, form: StartForm) -> RunOut:
-    """Submit as `POST /api/v1/runs` would; FormProblem for anything it would refuse."""
+    """Submit as `POST /api/v1/runs` would; FormError for anything it would refuse."""
     body = run_request(form)
     try:
         return submit_run(body, Response(), token, services)
     except HTTPException as exc:
         status = exc.status_code if exc.status_code in (400, 409, 422) else 422
-        raise FormProblem(str(exc.detail), status) from None
+        raise FormError(str(exc.detail), status) from None
 
 
-__all__ = ["FormProblem", "StartForm", "parse_inputs", "parse_rows", "run_request", "submit"]
+__all__ = ["StartForm", "parse_inputs", "parse_rows", "run_request", "submit"]

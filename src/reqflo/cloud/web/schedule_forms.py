@@ -1,6 +1,7 @@
 """Form input of the web UI's catalog and schedule pages, checked like the API checks it.
 
-Owns `FormError` (a message and the 4xx status to re-render the form with),
+Owns `FormError` (a message and the 4xx status to re-render the form with; every web
+form raises it, the start-a-run form too),
 `parse_mapping` (a JSON or YAML mapping typed into a textarea), `schedule_fields`
 (a schedule form → the fields of `ScheduleRequest` / `ScheduleUpdate`, validated by
 those same pydantic models), `check_schedule` (the checks of `POST /api/v1/schedules`:
