@@ -28,6 +28,7 @@ from reqflo.cloud.api_runs import cancel_run, rerun
 from reqflo.cloud.web import run_form
 from reqflo.cloud.web.run_diff import diff_runs
 from reqflo.cloud.web.run_evidence import evidence_helpers, instance_result
+from reqflo.cloud.web.schedule_forms import FormError
 from reqflo.cloud.web.session import (
     Editor,
     EditorForm,
@@ -172,9 +173,9 @@ def start_run(request: Request, posted: EditorForm) -> Response:
     chosen = run_form.StartForm.of(posted.fields)
     try:
         run = run_form.submit(services_of(request), posted.session.token, chosen)
-    except run_form.FormProblem as problem:
+    except FormError as problem:
         return render(
-            request, "runs/new.html", problem.status_code, section="runs",
+            request, "runs/new.html", problem.status, section="runs",
             problem=str(problem), **start_context(request, chosen),
         )  # fmt: skip
     return done(f"/runs/{run.id}", "Run started.", posted.session)
@@ -190,12 +191,17 @@ def existing(request: Request, run_id: str) -> RunRecord:
     return record
 
 
+def run_state(run: RunRecord) -> dict[str, Any]:
+    """What the polled fragments (progress, instances) show of a run: no query."""
+    return {"run": run, "elapsed_ms": _elapsed_ms(run), "live": run.status in ACTIVE}
+
+
 def run_facts(request: Request, run: RunRecord) -> dict[str, Any]:
+    """`run_state` and what only the full run page shows (its artifact, who asked)."""
     store = services_of(request).store
     return {
-        "run": run, "artifact": store.artifact_record(run.artifact_id),
+        **run_state(run), "artifact": store.artifact_record(run.artifact_id),
         "requested_by": views(request).token_names().get(run.requested_by, run.requested_by),
-        "elapsed_ms": _elapsed_ms(run), "live": run.status in ACTIVE,
     }  # fmt: skip
 
 
@@ -236,7 +242,7 @@ def instances_context(request: Request, run: RunRecord) -> dict[str, Any]:
 def run_instances(request: Request, run_id: str, me: Viewer) -> Response:
     """The instances table alone: what the run page polls while a data run is active."""
     run = existing(request, run_id)
-    context = {**run_facts(request, run), **instances_context(request, run)}
+    context = {**run_state(run), **instances_context(request, run)}
     return render(request, "runs/_instances.html", **context)
 
 
@@ -245,7 +251,7 @@ def run_progress(request: Request, run_id: str, me: Viewer) -> Response:
     run = existing(request, run_id)
     if run.status not in ACTIVE and request.headers.get("hx-request"):
         return Response(status_code=204, headers={"HX-Refresh": "true"})
-    return render(request, "runs/_progress.html", **run_facts(request, run))
+    return render(request, "runs/_progress.html", **run_state(run))
 
 
 @router.get("/runs/{run_id}/instances/{index}")
