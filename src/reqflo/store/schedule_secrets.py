@@ -3,7 +3,8 @@
 Owns `seal_into` (encrypt a schedule's webhook secret into its row: a fresh data key,
 wrapped by the server's master key, reqflo.secrets.envelope), `open_from` (the value,
 for the scheduler that signs a delivery) and `seal_plaintext` (seals secrets stored in
-clear by servers before migration 0005, then clears them). The identity bound as
+clear by servers before migration 0005, then clears them) and `rewrap_all` (master-key
+rotation: each data key re-wrapped, values untouched). The identity bound as
 associated data is (`#schedule-webhook`, schedule id, version): a ciphertext copied to
 another schedule, or an older version copied back, does not decrypt. No function logs
 or returns a value except `open_from`.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from reqflo.secrets.envelope import Sealed, SecretIdentity, key_id, seal, unseal
+from reqflo.secrets.envelope import Sealed, SecretIdentity, key_id, rewrap, seal, unseal
 from reqflo.store.schedule_models import ScheduleRow
 from reqflo.store.store import Store
 
@@ -46,10 +47,6 @@ def seal_into(row: ScheduleRow, value: str | None, master_key: bytes | None) -> 
     row.webhook_secret_key_id, row.webhook_secret_version = sealed.key_id, version
 
 
-def has_secret(row: ScheduleRow) -> bool:
-    return bool(row.webhook_secret_ciphertext or row.webhook_secret)
-
-
 def open_from(row: ScheduleRow, master_key: bytes | None) -> str | None:
     """The webhook secret (None: none set); raises EnvelopeError when it cannot be opened."""
     if row.webhook_secret_ciphertext is None or row.webhook_secret_wrapped_key is None:
@@ -75,18 +72,25 @@ def seal_plaintext(store: Store, master_key: bytes) -> int:
 
 
 def rewrap_all(store: Store, old_key: bytes, new_key: bytes) -> int:
-    """Master-key rotation: re-seal every webhook secret under `new_key`; how many (those
-    already sealed by `new_key` are skipped, so an interrupted rotation can run again)."""
+    """Master-key rotation: re-wrap every webhook secret's data key with `new_key` (the
+    value is untouched, reqflo.secrets.envelope.rewrap); how many (those already wrapped
+    by `new_key` are skipped, so an interrupted rotation can run again)."""
     done = key_id(new_key)
     with store.session() as session:
         rows = list(session.scalars(
-            select(ScheduleRow).where(ScheduleRow.webhook_secret_ciphertext.is_not(None))
+            select(ScheduleRow).where(ScheduleRow.webhook_secret_wrapped_key.is_not(None))
         ))  # fmt: skip
-        rows = [row for row in rows if row.webhook_secret_key_id != done]
+        count = 0
         for row in rows:
-            seal_into(row, open_from(row, old_key), new_key)
-        return len(rows)
+            if row.webhook_secret_wrapped_key is None or row.webhook_secret_key_id == done:
+                continue
+            identity = SecretIdentity(SCOPE, row.id, row.webhook_secret_version or 1)
+            row.webhook_secret_wrapped_key = rewrap(
+                old_key, new_key, identity, row.webhook_secret_wrapped_key
+            )
+            row.webhook_secret_key_id, count = done, count + 1
+        return count
 
 
-__all__ = ["MasterKeyNeeded", "has_secret", "open_from", "rewrap_all", "seal_into",
+__all__ = ["MasterKeyNeeded", "open_from", "rewrap_all", "seal_into",
            "seal_plaintext"]  # fmt: skip
