@@ -47,3 +47,20 @@ def test_workers_give_the_same_results_as_one_process(project: Path) -> None:
     assert kinds.count("run_started") == kinds.count("run_finished") == 1
     assert kinds.count("instance_finished") == 31
     assert events[0]["run_id"] == events[-1]["summary"]["run_id"]
+    assert kinds.count("instance_started") == 31  # ndjson wants every kind: none skipped
+    assert kinds.count("step_started") == kinds.count("step_finished") > 31
+    _assert_one_batch_per_instance(events[1:-1])
+
+
+def _assert_one_batch_per_instance(events: list[dict[str, object]]) -> None:
+    """A worker sends an instance's events together, in order: started … finished."""
+    batch: list[dict[str, object]] = []
+    for event in events:
+        batch.append(event)
+        if event["kind"] != "instance_finished":
+            continue
+        index = event["result"]["index"]  # type: ignore[index]
+        assert batch[0]["kind"] == "instance_started" and batch[0]["instance"] == index
+        assert {e.get("instance", index) for e in batch} == {index}
+        batch = []
+    assert batch == []

@@ -21,9 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pydantic import BaseModel
-
-from reqflo.runner.engine import InstanceSpec
+from reqflo.runner.engine import InstanceSpec, unwanted_kinds
 from reqflo.runner.events import (
     AnyEvent,
     InstanceFinished,
@@ -35,21 +33,17 @@ from reqflo.runner.events import (
 )
 from reqflo.runner.results import RunSummary, summarize_status
 
-EVENT_TYPES: dict[str, type[BaseModel]] = {
-    "instance_started": InstanceStarted,
-    "step_started": StepStarted,
-    "step_finished": StepFinished,
-    "instance_finished": InstanceFinished,
-}
+INSTANCE_KINDS = frozenset(
+    {"instance_started", "step_started", "step_finished", "instance_finished"}
+)
 DONE = "done"
 Share = Callable[[int, int], Iterator[InstanceSpec]]  # (worker, workers) → its rows
 
 
 def wanted_kinds(reporter: Any) -> frozenset[str]:
-    """The instance-level event kinds `reporter` wants (its `event_kinds`, None: all)."""
-    kinds = getattr(reporter, "event_kinds", None)
-    wanted = frozenset(EVENT_TYPES) if kinds is None else frozenset(kinds) & set(EVENT_TYPES)
-    return wanted | {"instance_finished"}
+    """The instance-level event kinds `reporter` wants; InstanceFinished always (the
+    engine's `unwanted_kinds` never drops it)."""
+    return INSTANCE_KINDS - unwanted_kinds(reporter)
 
 
 class _QueueReporter:
