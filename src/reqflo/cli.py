@@ -17,7 +17,9 @@ from typing import Annotated
 
 # Pydantic looks up plugins through every installed package's entry points the first time
 # a model is built (~20 ms of start-up with importlib.metadata); Reqflo uses none. A user who
-# wants theirs sets PYDANTIC_DISABLE_PLUGINS themselves.
+# wants theirs sets PYDANTIC_DISABLE_PLUGINS themselves. Pydantic reads the variable at every
+# model build, so it stays set for the process: only `--workers` children (forks of this
+# process, wanting the same) inherit it; Reqflo starts no other programs.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer
