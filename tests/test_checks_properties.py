@@ -105,14 +105,18 @@ def test_not_equals_is_the_negation_of_equals(value: Any, expected: Any) -> None
     assert results[0].passed is not results[1].passed
 
 
+# names include python-jsonpath's keywords and function names: members, never operators
 simple_paths = st.lists(
-    st.sampled_from(["a", "b", "_x", "true", "null", "length", "A1"]), max_size=3
+    st.sampled_from(["a", "b", "_x", "true", "null", "length", "A1", "in", "and", "keys", "count"]),
+    max_size=3,
 ).map(lambda names: "$" + "".join(f".{name}" for name in names))
 keyed_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=3),
     lambda children: (
         st.lists(children, max_size=3)
-        | st.dictionaries(st.sampled_from(["a", "b", "_x", "true", "c"]), children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["a", "b", "_x", "true", "in", "keys", "c"]), children, max_size=4
+        )
     ),
     max_leaves=10,
 )
