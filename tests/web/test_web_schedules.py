@@ -8,14 +8,17 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from reqflo.store import NewRun
-from reqflo.store.schedule_records import ScheduleRecord
+from reqflo.store.catalog_views import recent_ticks_of
+from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
 from reqflo.store.schedule_store import ScheduleStore
+from test_cloud_support import opened_store
 from web_support import Site, csrf_of, signed_in
 
 WEBHOOK_SECRET = "canary-Webhook-Secret-93c1"
@@ -25,6 +28,7 @@ GOOD = {
     "webhook_url": "https://user:pw@hooks.example.com/reqflo?token=abc",
     "webhook_secret": WEBHOOK_SECRET,
 }  # fmt: skip
+START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -224,3 +228,21 @@ def test_adding_a_schedule_in_the_browser_previews_and_shows_next_fire_times(
     page.click("button:has-text('Remove')")
     page.wait_for_url(f"{site.url}/schedules?flash=**")
     expect(page.locator(".flash")).to_contain_text("removed")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_recent_ticks_of_keeps_the_newest_of_each_schedule(kind: str, tmp_path: Path) -> None:
+    with opened_store(kind, tmp_path) as store:
+        schedules = ScheduleStore(store)
+        made = [
+            schedules.create(NewSchedule(name, "0 * * * *", "UTC", "tok", journey="Echo"), START)
+            for name in ("busy", "quiet", "idle")
+        ]
+        hours = [START + timedelta(hours=n) for n in range(5)]
+        for at in hours:
+            schedules.fire(made[0].id, at, None, error="skipped")
+        schedules.fire(made[1].id, hours[0], None, error="skipped")
+        found = recent_ticks_of(store, 3)
+    assert [t.tick.tick_at for t in found[made[0].id]] == hours[:1:-1]
+    assert [t.tick.tick_at for t in found[made[1].id]] == hours[:1]
+    assert made[2].id not in found

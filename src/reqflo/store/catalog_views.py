@@ -2,10 +2,10 @@
 each artifact and the recent ticks of a schedule with their runs' status.
 
 Owns `JourneySummary`, `ArtifactUsage`, `TickView` and the queries that make them
-(`journeys`, `journey_names`, `journey_artifacts`, `recent_ticks`). Every function opens
-one short session through `Store.session()`, runs a fixed number of queries however many
-journeys, artifacts and runs there are (the newest row of each group by a window
-function), never writes, and returns frozen records.
+(`journeys`, `journey_names`, `journey_artifacts`, `recent_ticks`, `recent_ticks_of`).
+Every function opens one short session through `Store.session()`, runs a fixed number of
+queries however many journeys, artifacts, runs and schedules there are (the newest rows of
+each group by a window function), never writes, and returns frozen records.
 """
 
 from __future__ import annotations
@@ -125,6 +125,27 @@ def recent_ticks(store: Store, schedule_id: str, limit: int = 20) -> list[TickVi
         return [TickView(TickRecord.of(tick), status) for tick, status in session.execute(query)]
 
 
+def recent_ticks_of(store: Store, limit: int) -> dict[str, list[TickView]]:
+    """Every schedule's last `limit` ticks, newest first, by schedule id (one query)."""
+    rank = func.row_number().over(partition_by=TickRow.schedule_id, order_by=TickRow.tick_at.desc())
+    ranked = select(TickRow.schedule_id, TickRow.tick_at, rank.label("rank")).subquery()
+    query = (
+        select(TickRow, RunRow.status)
+        .join(
+            ranked,
+            (ranked.c.schedule_id == TickRow.schedule_id) & (ranked.c.tick_at == TickRow.tick_at),
+        )
+        .outerjoin(RunRow, RunRow.id == TickRow.run_id)
+        .where(ranked.c.rank <= limit)
+        .order_by(TickRow.schedule_id, TickRow.tick_at.desc())
+    )
+    found: dict[str, list[TickView]] = {}
+    with store.session() as session:
+        for tick, status in session.execute(query):
+            found.setdefault(tick.schedule_id, []).append(TickView(TickRecord.of(tick), status))
+    return found
+
+
 def _newest(
     session: Session, model: type[Row], key: InstrumentedAttribute[str], *where: Any
 ) -> dict[str, Row]:
@@ -144,4 +165,5 @@ __all__ = [
     "journey_names",
     "journeys",
     "recent_ticks",
+    "recent_ticks_of",
 ]

@@ -10,6 +10,7 @@ typed). The webhook signing secret is write-only: pages only say whether one is 
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from datetime import UTC, datetime
 from functools import cache
@@ -40,7 +41,7 @@ from reqflo.cloud.web.session import (
 )
 from reqflo.cloud.web.templating import render
 from reqflo.cloud.webhook_guard import allow_private
-from reqflo.store.catalog_views import journey_names, recent_ticks
+from reqflo.store.catalog_views import TickView, journey_names, recent_ticks, recent_ticks_of
 from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
 from reqflo.store.schedule_store import DuplicateSchedule, ScheduleStore
 
@@ -77,7 +78,8 @@ def _existing(request: Request, key: str) -> ScheduleRecord:
 @router.get("/schedules")
 def schedules_page(request: Request, me: Viewer) -> Response:
     store = services_of(request).store
-    rows = [_summary(request, record, 3) for record in _store(request).all()]
+    ticks = recent_ticks_of(store, 3)
+    rows = [_summary(record, ticks.get(record.id, [])) for record in _store(request).all()]
     return render(request, "schedules/list.html", section="schedules", rows=rows,
                   has_journeys=bool(journey_names(store)))  # fmt: skip
 
@@ -97,7 +99,7 @@ def preview_fragment(request: Request, me: Viewer, cron: str = "", timezone: str
 @router.get("/schedules/{schedule_id}")
 def schedule_page(request: Request, schedule_id: str, me: Viewer) -> Response:
     record = _existing(request, schedule_id)
-    view = _summary(request, record, 100)
+    view = _summary(record, recent_ticks(services_of(request).store, record.id, 100))
     creators = {t.id: t.name for t in services_of(request).store.tokens()}
     return render(
         request, "schedules/detail.html", section="schedules", row=view,
@@ -216,14 +218,14 @@ def _preview(cron: str, timezone: str) -> dict[str, Any]:
     return {"fires": fires, "preview_error": never, "preview_hint": ""}
 
 
-def _summary(request: Request, record: ScheduleRecord, ticks: int) -> dict[str, Any]:
+def _summary(record: ScheduleRecord, ticks: list[TickView]) -> dict[str, Any]:
     try:
         fires = fire_times(record.cron, record.timezone, 5) if record.enabled else []
     except CronError:
         fires = []
     return {
         "s": record, "fires": fires, "webhook": _shown_url(record.webhook_url),
-        "ticks": recent_ticks(services_of(request).store, record.id, ticks),
+        "ticks": ticks,
         "inputs": _inputs_text(record.inputs) if record.inputs else "",
     }  # fmt: skip
 
@@ -240,8 +242,6 @@ def _shown_url(url: str | None) -> str | None:
 
 
 def _inputs_text(inputs: dict[str, Any]) -> str:
-    import json
-
     return json.dumps(inputs, indent=2, ensure_ascii=False, sort_keys=True) if inputs else ""
 
 
