@@ -51,14 +51,9 @@ class ClaimStore:
     def stale_submissions(
         self, cutoff: datetime, limit: int = 100
     ) -> list[tuple[TickRecord, RunRecord]]:
-        """Ticks with a run never recorded as submitted, claimed before `cutoff`."""
-        stale = or_(TickRow.claimed_at.is_(None), TickRow.claimed_at < cutoff)
-        query = (
-            select(TickRow, RunRow).join(RunRow, RunRow.id == TickRow.run_id)
-            .where(TickRow.submitted_at.is_(None), stale).limit(limit)
-        )  # fmt: skip
-        with self.store.session() as session:
-            return [(TickRecord.of(t), RunRecord.of(r)) for t, r in session.execute(query)]
+        """Ticks with a run never recorded as submitted, claimed before `cutoff` (every
+        tick is claimed when fired; migration 0005 set `claimed_at` of older ones)."""
+        return self._with_runs(limit, TickRow.submitted_at.is_(None), TickRow.claimed_at < cutoff)
 
     def take_over(self, tick: TickRecord, owner: str, at: datetime) -> bool:
         """Claim the submission again; True for the one scheduler that did."""
@@ -84,12 +79,7 @@ class ClaimStore:
     ) -> list[tuple[TickRecord, RunRecord]]:
         """Deliveries in state `sending` claimed before `cutoff` (their sender died)."""
         stale = or_(TickRow.notify_claimed_at.is_(None), TickRow.notify_claimed_at < cutoff)
-        query = (
-            select(TickRow, RunRow).join(RunRow, RunRow.id == TickRow.run_id)
-            .where(TickRow.notify_state == "sending", stale).limit(limit)
-        )  # fmt: skip
-        with self.store.session() as session:
-            return [(TickRecord.of(t), RunRecord.of(r)) for t, r in session.execute(query)]
+        return self._with_runs(limit, TickRow.notify_state == "sending", stale)
 
     def take_over_notification(self, tick: TickRecord, owner: str, at: datetime) -> bool:
         values = {"notify_claimed_by": owner, "notify_claimed_at": at,
@@ -101,6 +91,14 @@ class ClaimStore:
         return self._swap(tick, _sending(tick), values)
 
     # ------------------------------------------------------------ helpers
+
+    def _with_runs(self, limit: int, *where: Any) -> list[tuple[TickRecord, RunRecord]]:
+        query = (
+            select(TickRow, RunRow).join(RunRow, RunRow.id == TickRow.run_id)
+            .where(*where).limit(limit)
+        )  # fmt: skip
+        with self.store.session() as session:
+            return [(TickRecord.of(t), RunRecord.of(r)) for t, r in session.execute(query)]
 
     def _swap(self, tick: TickRecord, expected: Any, values: dict[str, Any]) -> bool:
         with self.store.session() as session:
