@@ -244,8 +244,9 @@ class Scheduler:
     def notify_failures(self, wait: bool = False) -> None:
         now, pending = self.clock(), []
         for tick, run in self.schedules.finished_unnotified():
-            schedule = self.schedules.get(tick.schedule_id)
-            if schedule is None or run.status not in FAILING or not schedule.webhook_url:
+            failed = run.status in FAILING  # a passed run needs no look-up of its schedule
+            schedule = self.schedules.get(tick.schedule_id) if failed else None
+            if schedule is None or not schedule.webhook_url:
                 self.schedules.claim_notification(tick, "none")
             elif self.schedules.claim_notification(tick, "sending", self.owner, now):
                 pending.append(self._senders.submit(self._send, schedule, tick, run))
