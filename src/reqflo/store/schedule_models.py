@@ -67,7 +67,7 @@ class TickRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claims: Mapped[int] = mapped_column(Integer, default=1)
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     # the claim of sending the failure notification (state "sending")
     notify_claimed_by: Mapped[str | None] = mapped_column(String(100))
     notify_claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -36,7 +36,7 @@ def upgrade() -> None:
         ticks.add_column(sa.Column("claimed_by", sa.String(100)))
         ticks.add_column(sa.Column("claimed_at", TZ))
         ticks.add_column(sa.Column("claims", sa.Integer, nullable=False, server_default="1"))
-        ticks.add_column(sa.Column("submitted_at", TZ))
+        ticks.add_column(sa.Column("submitted_at", TZ, index=True))  # polled every pass
         ticks.add_column(sa.Column("notify_claimed_by", sa.String(100)))
         ticks.add_column(sa.Column("notify_claimed_at", TZ))
         ticks.add_column(sa.Column("notify_claims", sa.Integer, nullable=False, server_default="0"))
@@ -53,5 +53,6 @@ def downgrade() -> None:
         for name in SECRET_COLUMNS:
             schedules.drop_column(name)
     with op.batch_alter_table("schedule_ticks") as ticks:
+        ticks.drop_index("ix_schedule_ticks_submitted_at")
         for name in TICK_COLUMNS:
             ticks.drop_column(name)
