@@ -1,7 +1,8 @@
 """What the schedule store hands out and takes in: frozen records and the runner settings.
 
-Owns `NewSchedule` / `ScheduleChanges` (what to create or change), `ScheduleRecord` (a
-stored schedule; it never carries the webhook secret, only whether one is set),
+Owns `NewSchedule` (what to create; a change is a dict of its field names),
+`ScheduleRecord` (a stored schedule; it never carries the webhook secret, only whether
+one is set),
 `TickRecord` (a claimed tick, with its claims and the stable id of its notification)
 and `RunnerSettings` (pydantic, validated; stored as one JSON document).
 """
