@@ -169,6 +169,17 @@ def test_webhook_secrets_never_reach_the_database_file_in_clear(call: Client) ->
         assert SECRET.encode() not in path.read_bytes(), path.name
 
 
+@pytest.mark.parametrize("secret", ["whsec42", ["whsec-in-a-list-42"], "whsec-" + "9" * 600])
+def test_a_rejected_webhook_secret_is_not_echoed_in_the_answer(call: Client, secret: Any) -> None:
+    for method, path, payload in (
+        ("POST", "/schedules", body(name="echo-secret", webhook_secret=secret)),
+        ("PATCH", "/schedules/sealed", {"webhook_secret": secret}),
+    ):
+        answer = call(method, path, json=payload)
+        assert answer.status_code == 422 and "body.webhook_secret" in answer.text, answer.text
+        assert "whsec" not in answer.text
+
+
 @pytest.mark.parametrize(
     ("url", "why"),
     [
