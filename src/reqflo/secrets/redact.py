@@ -169,15 +169,16 @@ class Redactor:
         `self.redact` for names and ordinary values (a caller's memo of it).
         """
         redact = redact or self.redact
-        return tuple(
-            (redact(name), redact(value) if _credential_kind(name) is None else
-             self._header_value(name, value))
-            for name, value in headers
-        )  # fmt: skip
+        redacted: list[tuple[str, str]] = []
+        for name, value in headers:
+            kind = _credential_kind(name)
+            masked = redact(value) if kind is None else self._credential_value(kind, value)
+            redacted.append((redact(name), masked))
+        return tuple(redacted)
 
-    def _header_value(self, name: str, value: str) -> str:
-        kind = name.strip().lower()
-        if kind not in ALWAYS_MASKED_HEADERS or not value.strip():
+    def _credential_value(self, kind: str, value: str) -> str:
+        """The value of an always-masked header (`kind`: its lower-case name)."""
+        if not value.strip():
             return self.redact(value)
         if kind == "cookie":
             pairs = (_mask_cookie_pair(pair) for pair in value.split(";") if pair.strip())
