@@ -43,6 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cloud  # bench/cloud.py
+import npm  # bench/npm.py
 import stepci  # bench/stepci.py
 
 BENCH = Path(__file__).resolve().parent
@@ -160,30 +161,6 @@ def write_project(url: str, sizes: list[int]) -> Path:
             handle.write("user,qty\n")
             handle.writelines(f"user-{i:06d},{i % 5 + 1}\n" for i in range(size))
     return project
-
-
-def ensure_newman() -> Path | None:
-    script = CACHE / "newman" / "node_modules" / "newman" / "bin" / "newman.js"
-    if script.exists():
-        return script
-    if not shutil.which("npm") or not shutil.which("node"):
-        return None
-    print("installing newman from npm …", flush=True)
-    (CACHE / "newman").mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            "npm",
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--prefix",
-            str(CACHE / "newman"),
-            f"newman@{NEWMAN_VERSION}",
-        ],
-        check=False,
-        stdout=subprocess.DEVNULL,
-    )
-    return script if script.exists() else None
 
 
 def reqflo_has_workers() -> bool:
@@ -565,7 +542,7 @@ def measure_all(args: argparse.Namespace) -> None:
     target.start()
     try:
         project = write_project(target.url, sizes)
-        newman = ensure_newman()
+        newman = npm.ensure(CACHE, "newman", NEWMAN_VERSION, "bin/newman.js")
         flow = stepci.ensure(CACHE)
         for size in sizes:
             if flow is not None and size <= args.stepci_max_rows:

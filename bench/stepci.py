@@ -11,9 +11,9 @@ so nothing but 127.0.0.1 is contacted. Step CI exits non-zero when any test fail
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
+
+import npm  # bench/npm.py
 
 VERSION = "2"
 
@@ -47,19 +47,7 @@ _STEPS = """    steps:
 
 def ensure(cache: Path) -> Path | None:
     """The Step CI CLI script, installed into `cache`/stepci with npm when missing."""
-    script = cache / "stepci" / "node_modules" / "stepci" / "dist" / "index.js"
-    if script.exists():
-        return script
-    if not shutil.which("npm") or not shutil.which("node"):
-        return None
-    print("installing stepci from npm …", flush=True)
-    (cache / "stepci").mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(cache / "stepci"),
-         f"stepci@{VERSION}"],
-        check=False, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    return script if script.exists() else None
+    return npm.ensure(cache, "stepci", VERSION, "dist/index.js")
 
 
 def version(script: Path) -> str:
