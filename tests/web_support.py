@@ -4,6 +4,7 @@
   executor) with an API token per role and the demo API as environment `demo`.
 - `site_fixture`: module-scoped `Site` (tests/conftest.py exposes it as `site`).
 - `signed_in(site, role)`: an httpx client with a live UI session for that role.
+- `slow_journey(ms)`: a one-request journey the demo API answers after `ms` ms.
 - `chromium()`: Debian's chromium (or $REQFLO_CHROMIUM) for Playwright; fails, never
   skips, when it is missing — `scripts/bootstrap` installs it.
 """
@@ -25,26 +26,26 @@ from reqflo.cloud.api_deps import Services
 from reqflo.cloud.app import create_app
 from reqflo.cloud.inprocess import InProcessExecutor
 from reqflo.store import Store, StoreSink, sqlite_url
-from test_cloud_api import journey_artifact, served
+from test_cloud_api import ECHO, journey_artifact, served
 
 ROLES = ("viewer", "editor", "admin")
-ECHO = """
+SLOW = """
 journey:
-  name: Echo
-  inputs:
-    - {name: word, default: hi}
+  name: Slow
   variables:
     - {name: base_url, source: environment}
   steps:
-    - id: echo
-      name: Echo a word
-      request:
-        method: GET
-        url: "{{ variables.base_url }}/echo"
-        query: {word: "{{ inputs.word }}"}
+    - id: wait
+      name: Wait a little
+      request: {method: GET, url: "{{ variables.base_url }}/slow?ms=MS"}
       assertions:
         - {type: status_code, expected: 200}
 """
+
+
+def slow_journey(ms: int) -> str:
+    """A journey of one request the demo API answers after `ms` milliseconds."""
+    return SLOW.replace("MS", str(ms))
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from reqflo.store import Store, sqlite_url
 from test_cloud_api import journey_artifact
 from test_cloud_support import ServerProcess
-from web_support import Site, csrf_of, signed_in
+from web_support import Site, csrf_of, signed_in, slow_journey
 
 ADMIN_PAGES = ("/admin/secrets", "/admin/runners", "/admin/tokens", "/admin/secrets/demo/X")
 
@@ -191,17 +191,6 @@ def test_runners_show_workers_from_their_heartbeats(site: Site) -> None:
     assert "<html" not in fragment.text
 
 
-SLOW = """
-journey:
-  name: Slow
-  variables:
-    - {name: base_url, source: environment}
-  steps:
-    - id: wait
-      request: {method: GET, url: "{{ variables.base_url }}/slow?ms=4000"}
-"""
-
-
 def worker_row(client: httpx.Client) -> str:
     page = client.get("/admin/runners/workers").text
     rows = re.findall(r"<tr>\s*<td class=\"mono\">.*?</tr>", page, re.S)
@@ -218,7 +207,7 @@ def test_a_durable_server_shows_its_worker_and_the_run_it_executes(
     try:
         token = store.create_token("ops", "admin")[1]
         store.put_environment("demo", {"base_url": demo_url})
-        artifact = journey_artifact(tmp_path, "slow", SLOW)
+        artifact = journey_artifact(tmp_path, "slow", slow_journey(4000))
         store.put_artifact(artifact)
         durable = Site(server.url, store, tmp_path, {"admin": token})
         with signed_in(durable, "admin") as client:

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from web_support import Site, csrf_of, signed_in
+from web_support import Site, csrf_of, signed_in, slow_journey
 
 CHECKED = """
 journey:
@@ -53,18 +53,6 @@ journey:
       request: {method: GET, url: "{{ variables.base_url }}/echo?after=1"}
       outputs:
         missing: {from: body, path: "$.nope"}
-      assertions:
-        - {type: status_code, expected: 200}
-"""
-SLOW = """
-journey:
-  name: Slow
-  variables:
-    - {name: base_url, source: environment}
-  steps:
-    - id: wait
-      name: Wait a little
-      request: {method: GET, url: "{{ variables.base_url }}/slow?ms=MS"}
       assertions:
         - {type: status_code, expected: 200}
 """
@@ -127,7 +115,7 @@ def text_of(answer: httpx.Response) -> str:
 def runs(site: Site) -> dict[str, str]:
     """A passing run, a failing run (inputs word=b) and a data run with three rows."""
     site.add_journey("checked", CHECKED)
-    site.add_journey("slow", SLOW.replace("MS", "2500"))
+    site.add_journey("slow", slow_journey(2500))
     found = {
         "passing": start(site, "checked"),
         "failing": start(site, "checked", inputs={"word": "b"}),
