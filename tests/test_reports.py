@@ -386,3 +386,24 @@ def test_html_lists_failing_instances_first_and_folds_passing_ones(tmp_path: Pat
     assert failing.split(">", 2)[1].strip().startswith('<details class="instance-body" open')
     passing = page[page.index('id="instance-0"') :]
     assert passing.split(">", 2)[1].strip() == '<details class="instance-body"'
+
+
+def test_a_data_run_console_wants_finished_instances_only_and_fanout_the_union(
+    tmp_path: Path,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from reqflo.report.console import ConsoleReporter
+    from reqflo.runner.engine import unwanted_kinds
+
+    single, data = (ConsoleReporter(Console(file=io.StringIO())) for _ in range(2))
+    single.handle(sample_single_run()[0])
+    data.handle(next(iter(sample_data_run(5))))
+    assert single.event_kinds is None  # a single run prints every step
+    assert data.event_kinds == {"instance_finished"}
+    assert unwanted_kinds(data) == {"instance_started", "step_started", "step_finished"}
+    assert unwanted_kinds(Fanout([data, JsonReporter(tmp_path / "r.json")])) == set()
+    assert unwanted_kinds(Fanout([data, single])) == set()
+    assert Fanout([data, data]).event_kinds == {"instance_finished"}
