@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
+import sqlalchemy as sa
 from playwright.sync_api import Page
 
+from reqflo.store.records import now
+from reqflo.store.session_store import IDLE, LIFETIME, WebSessionRow
+from reqflo.store.store import token_digest
 from web_support import Site, csrf_of, login_nonce, signed_in
 
 
@@ -74,6 +80,34 @@ def test_revoking_the_token_ends_its_sessions(site: Site) -> None:
         assert client.get("/runs").status_code == 200
         site.store.revoke_token(record.id)
         assert client.get("/runs").status_code == 303
+
+
+def age_session(site: Site, client: httpx.Client, column: str, by: timedelta) -> str:
+    """Move the client's session `column` back by `by`; the session row's key."""
+    digest = token_digest(client.cookies["reqflo_session"])
+    with site.store.session() as db:
+        db.execute(
+            sa.update(WebSessionRow)
+            .where(WebSessionRow.sha256 == digest)
+            .values({column: now() - by - timedelta(minutes=1)})
+        )
+    return digest
+
+
+def test_sessions_end_when_idle_or_too_old_and_opening_one_drops_the_expired(
+    site: Site,
+) -> None:
+    for column, limit in (("last_seen_at", IDLE), ("created_at", LIFETIME)):
+        with signed_in(site, "viewer") as client:
+            assert client.get("/runs").status_code == 200
+            age_session(site, client, column, limit - timedelta(minutes=2))
+            assert client.get("/runs").status_code == 200
+            age_session(site, client, column, limit)
+            assert client.get("/runs").status_code == 303
+    with signed_in(site, "viewer") as abandoned:
+        stale = age_session(site, abandoned, "last_seen_at", IDLE)
+        with signed_in(site, "viewer"), site.store.session() as db:
+            assert db.get(WebSessionRow, stale) is None
 
 
 def test_a_viewer_gets_the_403_page_on_admin_pages(site: Site) -> None:

@@ -4,7 +4,8 @@ Owns `WebSessionRow` (migration 0004) and every query on it. A session is opened
 signing in with an API token; the browser gets a random session id (stored here only as
 its SHA-256 digest, like tokens) and each session carries its own CSRF token. A session
 ends at sign-out, after `IDLE` without use, after `LIFETIME` in all, or as soon as its
-API token is revoked (every lookup joins the live token).
+API token is revoked (every lookup joins the live token). Expired rows go when they are
+looked up and, all of them, whenever a session is opened.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, ForeignKey, String, delete, select
+from sqlalchemy import ColumnElement, DateTime, ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reqflo.store.models import Base, TokenRow
@@ -56,6 +57,7 @@ class WebSessions:
             csrf=secrets.token_urlsafe(32), created_at=moment, last_seen_at=moment,
         )  # fmt: skip
         with self.store.session() as db:
+            db.execute(delete(WebSessionRow).where(_stale(moment)))
             db.add(row)
         return WebSession(token, row.csrf, moment), session_id
 
@@ -83,14 +85,12 @@ class WebSessions:
             digest = token_digest(session_id)
             db.execute(delete(WebSessionRow).where(WebSessionRow.sha256 == digest))
 
-    def prune(self) -> int:
-        """Delete expired sessions; how many."""
-        moment = now()
-        idle = WebSessionRow.last_seen_at < moment - IDLE
-        old = WebSessionRow.created_at < moment - LIFETIME
-        with self.store.session() as db:
-            result = db.execute(delete(WebSessionRow).where(idle | old))
-            return int(getattr(result, "rowcount", 0) or 0)
+
+def _stale(moment: datetime) -> ColumnElement[bool]:
+    """Sessions expired at `moment` (deleted whenever a session is opened)."""
+    return (WebSessionRow.last_seen_at < moment - IDLE) | (
+        WebSessionRow.created_at < moment - LIFETIME
+    )
 
 
 def _expired(row: WebSessionRow, moment: datetime) -> bool:
