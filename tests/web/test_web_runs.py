@@ -344,7 +344,10 @@ def test_the_start_form_refuses_what_the_api_refuses(site: Site, runs: dict[str,
         form = text_of(client.get(f"/runs/new?artifact={artifact}"))
         assert f'value="{artifact}" selected' in form and "word</code>" in form
         assert client.get("/runs/new?artifact=ffffffffffff").status_code == 404
-        assert "Checked" in client.get("/runs/new?journey=Checked").text
+        by_journey = client.get("/runs/new?journey=Checked")
+        assert by_journey.status_code == 200 and f'value="{artifact}" selected' in by_journey.text
+        unknown = client.get("/runs/new?journey=Nope")
+        assert unknown.status_code == 404 and "has no uploaded artifact" in text_of(unknown)
         for message, fields in problems.items():
             answer = post_form(client, **{"artifact": artifact, "environment": "demo", **fields})
             assert answer.status_code == 422, (message, answer.status_code)

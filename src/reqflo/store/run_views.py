@@ -4,7 +4,8 @@ Owns `RunQuery` (the runs list filters: journey, status, environment, trigger an
 created-at window), `InstanceSummary` (an instance without its result, for tables of
 thousands) and `RunViews`: filtered run pages, the distinct
 journeys and environments runs used (filter dropdowns), the previous run of a journey
-(for diffs), instance pages and single instances, recent artifacts and token names.
+(for diffs), instance pages and single instances, recent artifacts and token names (a journey's
+latest artifact is `ScheduleStore.latest_artifact_id`).
 Nothing here writes.
 """
 
@@ -103,13 +104,6 @@ class RunViews:
         query = select(ArtifactRow).order_by(ArtifactRow.created_at.desc(), ArtifactRow.id)
         with self.store.session() as session:
             return [ArtifactRecord.of(r) for r in session.scalars(query.limit(limit))]
-
-    def latest_artifact(self, journey: str) -> ArtifactRecord | None:
-        query = select(ArtifactRow).where(ArtifactRow.journey == journey)
-        query = query.order_by(ArtifactRow.created_at.desc(), ArtifactRow.id).limit(1)
-        with self.store.session() as session:
-            row = session.scalar(query)
-            return ArtifactRecord.of(row) if row else None
 
     def token_names(self) -> dict[str, str]:
         """Token id → name, revoked tokens included (old runs name them too)."""

@@ -41,6 +41,7 @@ from reqflo.cloud.web.templating import render
 from reqflo.store import RunRecord
 from reqflo.store.models import RUN_STATUSES
 from reqflo.store.run_views import ACTIVE, RunQuery, RunViews
+from reqflo.store.schedule_store import ScheduleStore
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -150,8 +151,8 @@ def start_page(request: Request, me: Editor) -> Response:
     chosen = run_form.StartForm.of(request.query_params)
     journey, problem = request.query_params.get("journey", ""), ""
     if not chosen.artifact and journey:
-        latest = views(request).latest_artifact(journey)
-        chosen = replace(chosen, artifact=latest.id if latest else "")
+        latest = ScheduleStore(services_of(request).store).latest_artifact_id(journey)
+        chosen = replace(chosen, artifact=latest or "")
         problem = "" if latest else f"journey '{journey}' has no uploaded artifact"
     elif chosen.artifact and services_of(request).store.artifact_record(chosen.artifact) is None:
         problem = f"artifact {chosen.artifact} is not uploaded"
