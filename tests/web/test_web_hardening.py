@@ -19,7 +19,7 @@ from sqlalchemy import event, insert
 from test_web_routes import PAGES
 
 from reqflo.store.models import InstanceRow, RunRow
-from web_support import Site, login_nonce, signed_in
+from web_support import Site, csrf_of, login_nonce, signed_in
 
 RETRIED = """
 journey:
@@ -280,3 +280,13 @@ def test_every_form_needs_the_csrf_token_and_our_origin(site: Site, path: str, u
         )
     assert missing.status_code == 403 and "CSRF token is missing" in missing.text
     assert foreign.status_code == 403 and "posted from another site" in foreign.text
+
+
+def test_a_null_origin_or_a_foreign_referer_is_another_site(site: Site) -> None:
+    with signed_in(site, "viewer") as client:
+        token = csrf_of(client.get("/runs").text)
+        for header in ({"Origin": "null"}, {"Referer": "https://evil.example/page"}):
+            answer = client.post("/logout", data={"csrf": token}, headers=header)
+            assert answer.status_code == 403 and "another site" in answer.text, header
+        same = client.post("/logout", data={"csrf": token}, headers={"Origin": site.url})
+    assert same.status_code == 303

@@ -3,8 +3,8 @@
 Owns the session cookie (`reqflo_session`: HttpOnly, SameSite=Strict, Path=/, Secure on
 HTTPS or when the server says so), the page dependencies `page(role)` and
 `form(role)` (as the annotations `Viewer`, `Editor`, `Admin`, `ViewerForm`, `EditorForm`,
-`AdminForm`), and the two exceptions pages raise: `SignInNeeded` (answered with a
-redirect to /login?next=...), `RoleNeeded` (answered with the 403 page) and
+`AdminForm`), and the exceptions pages raise: `SignInNeeded` (answered with a
+redirect to /login?next=...), `RoleNeeded` and `CsrfRefused` (the 403 page) and
 `PageNotFound` (the 404 page). Every form
 carries the session's CSRF token (hidden field `csrf`, or the `X-CSRF-Token` header for
 htmx requests); a POST whose token or `Origin` does not match is refused with 403.
@@ -131,11 +131,10 @@ AdminForm = Annotated[Posted, Depends(form("admin"))]
 
 
 def same_origin(request: Request) -> bool:
-    """True unless an `Origin` (or `Referer`) header names another host than the request's."""
+    """True unless an `Origin` (or `Referer`) header names another host than the request's
+    (`Origin: null` names none, so it is another site too)."""
     claimed = request.headers.get("origin") or request.headers.get("referer")
-    if not claimed or claimed == "null":
-        return claimed is None
-    return urlsplit(claimed).netloc == request.url.netloc
+    return claimed is None or urlsplit(claimed).netloc == request.url.netloc
 
 
 def set_cookie(request: Request, response: Response, session_id: str) -> None:
