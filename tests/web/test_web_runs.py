@@ -343,6 +343,7 @@ def test_the_start_form_refuses_what_the_api_refuses(site: Site, runs: dict[str,
     with signed_in(site, "editor") as client:
         form = text_of(client.get(f"/runs/new?artifact={artifact}"))
         assert f'value="{artifact}" selected' in form and "word</code>" in form
+        assert 'value="demo" selected' in form  # the only environment is the default
         assert client.get("/runs/new?artifact=ffffffffffff").status_code == 404
         by_journey = client.get("/runs/new?journey=Checked")
         assert by_journey.status_code == 200 and f'value="{artifact}" selected' in by_journey.text

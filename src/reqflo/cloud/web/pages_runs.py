@@ -156,17 +156,13 @@ def start_page(request: Request, me: Editor) -> Response:
         problem = "" if latest else f"journey '{journey}' has no uploaded artifact"
     elif chosen.artifact and services_of(request).store.artifact_record(chosen.artifact) is None:
         problem = f"artifact {chosen.artifact} is not uploaded"
-    if "environment" not in request.query_params:
-        chosen = replace(chosen, environment=_default_env(request))
+    context = start_context(request, chosen)
+    if "environment" not in request.query_params and len(context["environments"]) == 1:
+        context["form"] = replace(chosen, environment=context["environments"][0])
     return render(
         request, "runs/new.html", 404 if problem else 200, section="runs",
-        problem=problem, **start_context(request, chosen),
+        problem=problem, **context,
     )  # fmt: skip
-
-
-def _default_env(request: Request) -> str:
-    names = [e.name for e in services_of(request).store.environments()]
-    return names[0] if len(names) == 1 else ""
 
 
 @router.post("/runs/new")
