@@ -116,6 +116,16 @@ def test_cron_preview_of_a_0230_paris_schedule_across_dst() -> None:
     assert hourly == [utc(2026, 3, 29, 1), utc(2026, 3, 29, 2), utc(2026, 3, 29, 3)]
 
 
+def test_a_wall_time_of_a_gap_fires_when_asked_just_after_the_gap() -> None:
+    # 02:30 of 29 March does not exist in Paris; asked at 03:10 CEST it is still to come
+    spec = CronSpec("30 2 * * *", "Europe/Paris")
+    assert spec.next_fires(utc(2026, 3, 29, 1, 10), 2) == SPRING[1:]
+    # Samoa skipped 30 December 2011 (UTC-10 to UTC+14): its 02:30 fires 22.5 h of wall
+    # time before the moment asked, 01:00 on the 31st
+    apia = CronSpec("30 2 * * *", "Pacific/Apia").next_fires(utc(2011, 12, 30, 11), 2)
+    assert apia == [utc(2011, 12, 30, 12, 30), utc(2011, 12, 31, 12, 30)]
+
+
 def test_bad_cron_and_timezone_are_refused_with_their_reason() -> None:
     with pytest.raises(CronError, match="5 fields"):
         CronSpec("0 0 * *", "UTC")

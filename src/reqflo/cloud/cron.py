@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 
 MAX_SCAN = 100_000  # wall-clock candidates examined per query, a bound on odd expressions
+LOOKBACK = timedelta(days=1)  # longer than any offset change (date-line moves: 24 h)
+ZERO = timedelta(0)
 
 
 class CronError(ValueError):
@@ -41,9 +43,7 @@ class CronSpec:
     def fires_after(self, after: datetime) -> Iterator[datetime]:
         """Fire instants (UTC, aware) strictly after `after`, in order, without end."""
         tz = zone(self.timezone)
-        # start one day early in wall time so a gap or overlap near `after` is not missed
-        wall_start = after.astimezone(tz).replace(tzinfo=None) - timedelta(days=1)
-        walls = croniter(self.expression, wall_start)
+        walls = croniter(self.expression, _wall_start(after, tz))
         previous = after.astimezone(UTC)
         for _ in range(MAX_SCAN):
             try:
@@ -71,6 +71,17 @@ class CronSpec:
                 break
             found.append(instant)
         return found
+
+
+def _wall_start(after: datetime, tz: ZoneInfo) -> datetime:
+    """The wall time to scan from: `after`'s own, moved back by how much the zone's UTC
+    offset grew during the day before (wall times of a gap fire after it). Not a whole
+    day back every time: the scheduler asks every pass, and a day of candidates of a
+    per-minute schedule is 1440 croniter steps."""
+    local = after.astimezone(tz)
+    before = (after - LOOKBACK * k / 48 for k in range(1, 49))
+    lowest = min(moment.astimezone(tz).utcoffset() or ZERO for moment in before)
+    return local.replace(tzinfo=None) - max(ZERO, (local.utcoffset() or ZERO) - lowest)
 
 
 def zone(name: str) -> ZoneInfo:
