@@ -155,6 +155,7 @@ def test_detail_shows_ticks_with_their_runs_and_webhook_deliveries(
     assert schedules.claim_notification(tick, "sending", owner="test")
     schedules.notified(tick, "failed", "HTTP 500 after 3 attempts")
     page = editor.get(f"/schedules/{record.id}")
+    assert "by editor-token</dd>" in page.text  # who added it, by name
     ticks = page.text.split("<h2>Ticks")[1]
     assert ticks.index("2026-03-02 01:30:00 UTC") < ticks.index("2026-03-01 01:30:00 UTC")
     assert f'href="/runs/{run.id}"' in ticks and "status-queued" in ticks

@@ -42,6 +42,7 @@ from reqflo.cloud.web.session import (
 from reqflo.cloud.web.templating import render
 from reqflo.cloud.webhook_guard import allow_private
 from reqflo.store.catalog_views import TickView, journey_names, recent_ticks, recent_ticks_of
+from reqflo.store.run_views import RunViews
 from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
 from reqflo.store.schedule_store import DuplicateSchedule, ScheduleStore
 
@@ -100,7 +101,7 @@ def preview_fragment(request: Request, me: Viewer, cron: str = "", timezone: str
 def schedule_page(request: Request, schedule_id: str, me: Viewer) -> Response:
     record = _existing(request, schedule_id)
     view = _summary(record, recent_ticks(services_of(request).store, record.id, 100))
-    creators = {t.id: t.name for t in services_of(request).store.tokens()}
+    creators = RunViews(services_of(request).store).token_names()
     return render(
         request, "schedules/detail.html", section="schedules", row=view,
         created_by=creators.get(record.created_by, record.created_by),
