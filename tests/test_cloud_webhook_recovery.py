@@ -21,7 +21,7 @@ from reqflo.cloud.durable.keys import load_master_key
 from reqflo.cloud.inprocess import InProcessExecutor
 from reqflo.cloud.scheduler import Leases, Scheduler
 from reqflo.cloud.server import ServerConfig
-from reqflo.cloud.webhook_guard import HINT, check_url
+from reqflo.cloud.webhook_guard import HINT, UnsafeWebhook, check_url
 from reqflo.cloud.webhooks import DELIVERY_HEADER, deliver
 from reqflo.store import RunRecord, Store, StoreSink, sqlite_url
 from reqflo.store.schedule_records import NewSchedule, TickRecord
@@ -147,6 +147,22 @@ def test_the_ssrf_guard_refuses_loopback_and_metadata_by_default(receiver: Recei
     metadata = deliver("http://169.254.169.254/", {}, None, allow_private=True)
     assert "cloud metadata endpoint" in metadata.detail  # even when private ones are allowed
     assert receiver.received == []
+
+
+@pytest.mark.parametrize(
+    ("address", "why"),
+    [
+        ("::ffff:127.0.0.1", "a loopback address"),
+        ("2002:7f00:1::", "a loopback address"),  # 6to4 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", "a cloud metadata endpoint"),  # NAT64 of 169.254.169.254
+        ("2002:a00:1::", "a private address"),  # 6to4 of 10.0.0.1
+    ],
+)
+def test_an_ipv6_address_carrying_an_ipv4_one_is_judged_as_it(address: str, why: str) -> None:
+    with pytest.raises(UnsafeWebhook, match=f"resolves to [0-9a-f:.]+, which is {why}"):
+        check_url("https://hooks.reqflo.test/h", False, lambda *_: [address], must_resolve=True)
+    assert check_url("https://hooks.reqflo.test/h", False, lambda *_: ["64:ff9b::808:808"],
+                     must_resolve=True) is not None  # fmt: skip
 
 
 def test_the_address_is_checked_and_pinned_at_send_time(receiver: Receiver) -> None:

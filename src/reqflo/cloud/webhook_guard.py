@@ -8,8 +8,9 @@ check and the connection, i.e. DNS rebinding, cannot redirect it) and `allow_pri
 the server option read by the API (`app.state.webhook_allow_private`).
 
 Refused by default: loopback, private (RFC 1918, IPv6 unique local), link-local,
-carrier-grade NAT, unspecified, multicast, reserved and documentation ranges, and IPv4
-addresses mapped into IPv6. The server option `webhook_allow_private`
+carrier-grade NAT, unspecified, multicast, reserved and documentation ranges; an IPv6
+address carrying an IPv4 one (mapped, 6to4, NAT64) is judged as that IPv4 address. The
+server option `webhook_allow_private`
 (`REQFLO_WEBHOOK_ALLOW_PRIVATE=1`) allows them, except the cloud metadata endpoints
 (169.254.169.254, fd00:ec2::254, 100.100.100.200), which are always refused.
 """
@@ -29,6 +30,7 @@ Resolver = Callable[[str, int], list[str]]
 METADATA = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")
 )
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 HINT = (
     "webhooks to private, loopback and link-local addresses are refused to prevent SSRF; "
     "an admin can allow them with the server option webhook_allow_private "
@@ -70,8 +72,8 @@ def refusal(address: IP, allow_private: bool) -> str | None:
     """Why `address` is refused (None: allowed)."""
     if address in METADATA:
         return "a cloud metadata endpoint"
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return refusal(address.ipv4_mapped, allow_private)
+    if (inner := _embedded_ipv4(address)) is not None:
+        return refusal(inner, allow_private)
     if allow_private:
         return None
     for reason, hit in (
@@ -82,6 +84,16 @@ def refusal(address: IP, allow_private: bool) -> str | None:
         if hit:
             return f"a {reason} address"
     return None if address.is_global else "not a public address"
+
+
+def _embedded_ipv4(address: IP) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries and is routed to: mapped (::ffff:a.b.c.d),
+    6to4 (2002::/16) or NAT64 (64:ff9b::/96); judged as that address."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour
 
 
 def check_url(
