@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,17 @@ def test_runs_filter_and_paginate(store: Store, artifact: Artifact) -> None:
     assert total == 3 and len(page) == 2 and len(rest) == 1
     assert {r.id for r in page}.isdisjoint({r.id for r in rest})
     assert store.runs(RunFilter(status="nope"))[1] == 0
+
+
+def test_runs_filter_by_trigger_and_created_window(store: Store, artifact: Artifact) -> None:
+    store.put_artifact(artifact)
+    run, _ = store.create_run(new_run(artifact, environment="window", trigger="schedule"))
+    moment = run.created_at
+    window = RunFilter(environment="window", since=moment, until=moment + timedelta(seconds=1))
+    assert [r.id for r in store.runs(window)[0]] == [run.id]
+    assert store.runs(RunFilter(environment="window", until=moment))[1] == 0  # exclusive
+    assert store.runs(RunFilter(environment="window", trigger="schedule"))[1] == 1
+    assert store.runs(RunFilter(environment="window", trigger="api"))[1] == 0
 
 
 def test_environments_upsert(store: Store) -> None:

@@ -1,9 +1,8 @@
 """Read-only queries the web UI's runs pages need beyond `Store`'s repository methods.
 
-Owns `RunQuery` (the runs list filters: journey, status, environment, trigger and a
-created-at window), `InstanceSummary` (an instance without its result, for tables of
-thousands) and `RunViews`: filtered run pages, the distinct
-journeys and environments runs used (filter dropdowns), the previous run of a journey
+Owns `InstanceSummary` (an instance without its result, for tables of thousands) and
+`RunViews`: the distinct journeys and environments runs used (filter dropdowns; filtered
+run pages are `Store.runs` with a `RunFilter`), the previous run of a journey
 (for diffs), instance pages and single instances, recent artifacts and token names (a journey's
 latest artifact is `ScheduleStore.latest_artifact_id`).
 Nothing here writes.
@@ -12,27 +11,14 @@ Nothing here writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from reqflo.store.models import ArtifactRow, InstanceRow, RunRow, TokenRow
 from reqflo.store.records import ArtifactRecord, InstanceRecord, RunRecord
 from reqflo.store.store import Store
 
 ACTIVE = ("queued", "running")
-
-
-@dataclass(frozen=True)
-class RunQuery:
-    """Filters of the runs list; None means any. `since` inclusive, `until` exclusive."""
-
-    journey: str | None = None
-    status: str | None = None
-    environment: str | None = None
-    trigger: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -46,16 +32,6 @@ class InstanceSummary:
 class RunViews:
     def __init__(self, store: Store) -> None:
         self.store = store
-
-    def runs(
-        self, where: RunQuery, limit: int = 50, offset: int = 0
-    ) -> tuple[list[RunRecord], int]:
-        """Newest first: (one page of runs, how many match in all)."""
-        query = _filtered(where)
-        with self.store.session() as session:
-            total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            page = query.order_by(RunRow.created_at.desc(), RunRow.id).limit(limit).offset(offset)
-            return [RunRecord.of(r) for r in session.scalars(page)], total
 
     def journeys(self) -> list[str]:
         with self.store.session() as session:
@@ -111,21 +87,4 @@ class RunViews:
             return {row.id: row.name for row in session.execute(select(TokenRow.id, TokenRow.name))}
 
 
-def _filtered(where: RunQuery) -> Select[RunRow]:
-    query = select(RunRow)
-    for column, value in (
-        (RunRow.journey, where.journey),
-        (RunRow.status, where.status),
-        (RunRow.environment, where.environment),
-        (RunRow.trigger, where.trigger),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if where.since is not None:
-        query = query.where(RunRow.created_at >= where.since)
-    if where.until is not None:
-        query = query.where(RunRow.created_at < where.until)
-    return query
-
-
-__all__ = ["ACTIVE", "InstanceSummary", "RunQuery", "RunViews"]
+__all__ = ["ACTIVE", "InstanceSummary", "RunViews"]

@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,9 +55,14 @@ def token_digest(token: str) -> str:
 
 @dataclass(frozen=True)
 class RunFilter:
+    """Filters of a runs listing; None means any. `since` inclusive, `until` exclusive."""
+
     journey: str | None = None
     status: str | None = None
     environment: str | None = None
+    trigger: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 class Store:
@@ -205,14 +211,7 @@ class Store:
         self, where: RunFilter, limit: int = 50, offset: int = 0
     ) -> tuple[list[RunRecord], int]:
         """Newest first: (one page of runs, how many match in all)."""
-        query = select(RunRow)
-        for column, value in (
-            (RunRow.journey, where.journey),
-            (RunRow.status, where.status),
-            (RunRow.environment, where.environment),
-        ):
-            if value is not None:
-                query = query.where(column == value)
+        query = _filtered(where)
         with self.session() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
             page = query.order_by(RunRow.created_at.desc(), RunRow.id).limit(limit).offset(offset)
@@ -305,6 +304,23 @@ class Store:
                 .limit(limit)
             )
             return [StoredEvent(r.id, r.run_id, r.kind, r.payload) for r in rows]
+
+
+def _filtered(where: RunFilter) -> Select[RunRow]:
+    query = select(RunRow)
+    for column, value in (
+        (RunRow.journey, where.journey),
+        (RunRow.status, where.status),
+        (RunRow.environment, where.environment),
+        (RunRow.trigger, where.trigger),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.since is not None:
+        query = query.where(RunRow.created_at >= where.since)
+    if where.until is not None:
+        query = query.where(RunRow.created_at < where.until)
+    return query
 
 
 def _instance_counts(session: Session, run_id: str) -> dict[str, int]:

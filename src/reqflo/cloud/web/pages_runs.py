@@ -38,9 +38,9 @@ from reqflo.cloud.web.session import (
     services_of,
 )
 from reqflo.cloud.web.templating import render
-from reqflo.store import RunRecord
+from reqflo.store import RunFilter, RunRecord
 from reqflo.store.models import RUN_STATUSES
-from reqflo.store.run_views import ACTIVE, RunQuery, RunViews
+from reqflo.store.run_views import ACTIVE, RunViews
 from reqflo.store.schedule_store import ScheduleStore
 
 router = APIRouter(include_in_schema=False)
@@ -57,7 +57,7 @@ def views(request: Request) -> RunViews:
 # ------------------------------------------------------------------ list
 
 
-def run_query(params: dict[str, str]) -> tuple[RunQuery, str]:
+def run_query(params: dict[str, str]) -> tuple[RunFilter, str]:
     """The list's filters from the query string: (query, the problems to show or '')."""
     since, problem_from = _day(params, "from")
     until, problem_to = _day(params, "to")
@@ -66,7 +66,7 @@ def run_query(params: dict[str, str]) -> tuple[RunQuery, str]:
     if status is not None and status not in RUN_STATUSES:
         problems.append(f"status: one of {', '.join(RUN_STATUSES)}")
         status = None
-    query = RunQuery(
+    query = RunFilter(
         journey=params.get("journey") or None, status=status,
         environment=params.get("environment") or None, trigger=params.get("trigger") or None,
         since=_midnight(since), until=_midnight(until + timedelta(days=1) if until else None),
@@ -93,7 +93,7 @@ def list_context(request: Request) -> dict[str, Any]:
     params = {k: v for k, v in request.query_params.items() if k in FILTERS and v}
     query, problem = run_query(params)
     offset = offset_of(request)
-    runs, total = views(request).runs(query, PAGE_SIZE, offset)
+    runs, total = services_of(request).store.runs(query, PAGE_SIZE, offset)
     names = views(request).token_names()
     return {
         "runs": runs, "total": total, "limit": PAGE_SIZE, "offset": offset,
