@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -168,3 +169,13 @@ def test_a_failed_scheduled_run_is_notified_once(
     assert tick.notify_state == "sent" and tick.notify_detail == "delivered on attempt 2"
     assert payload["delivery_id"] == tick.delivery_id
     assert {h[DELIVERY_HEADER] for h, _ in receiver.received} == {tick.delivery_id}
+
+
+def test_retry_logs_show_the_webhook_url_without_credentials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    url = "http://hook-user:hook-pass@127.0.0.1:9/hook?token=hook-token"
+    with caplog.at_level(logging.INFO, logger="reqflo.cloud.webhooks"):
+        deliver(url, {}, None, attempts=2, sleep=lambda _: None, allow_private=True)
+    assert "retrying" in caplog.text and "127.0.0.1:9/hook?…" in caplog.text
+    assert not any(word in caplog.text for word in ("hook-user", "hook-pass", "hook-token"))

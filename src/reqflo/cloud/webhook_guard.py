@@ -22,6 +22,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -127,6 +128,17 @@ def allow_private(state: Any) -> bool:
     return bool(getattr(state, "webhook_allow_private", False))
 
 
+def shown_url(url: str | None) -> str | None:
+    """The webhook URL for pages and logs: no user info, query or fragment (they may carry
+    credentials; a path token such as a chat webhook's is kept — it names the target)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
+
+
 __all__ = [
     "Pinned",
     "Resolver",
@@ -135,4 +147,5 @@ __all__ = [
     "allow_private",
     "check_url",
     "refusal",
+    "shown_url",
 ]

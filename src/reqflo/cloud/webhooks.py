@@ -29,7 +29,14 @@ from typing import Any
 import httpx
 
 from reqflo import __version__
-from reqflo.cloud.webhook_guard import Pinned, Resolver, Unresolvable, UnsafeWebhook, check_url
+from reqflo.cloud.webhook_guard import (
+    Pinned,
+    Resolver,
+    Unresolvable,
+    UnsafeWebhook,
+    check_url,
+    shown_url,
+)
 from reqflo.cloud.webhook_guard import system_resolver as _system
 from reqflo.store import RunRecord
 from reqflo.store.schedule_records import ScheduleRecord
@@ -110,7 +117,7 @@ def deliver(
                 return Delivery(True, attempt, f"delivered on attempt {attempt}")
             if not retryable or attempt == attempts:
                 return Delivery(False, attempt, detail)
-            log.info("webhook %s: %s; retrying", url, detail)
+            log.info("webhook %s: %s; retrying", shown_url(url), detail)
             sleep(backoff * 2 ** (attempt - 1))
     return Delivery(False, attempts, detail)
 

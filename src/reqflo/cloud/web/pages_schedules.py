@@ -15,7 +15,6 @@ import zoneinfo
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -40,7 +39,7 @@ from reqflo.cloud.web.session import (
     services_of,
 )
 from reqflo.cloud.web.templating import render
-from reqflo.cloud.webhook_guard import allow_private
+from reqflo.cloud.webhook_guard import allow_private, shown_url
 from reqflo.store.catalog_views import TickView, journey_names, recent_ticks, recent_ticks_of
 from reqflo.store.run_views import RunViews
 from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
@@ -225,21 +224,10 @@ def _summary(record: ScheduleRecord, ticks: list[TickView]) -> dict[str, Any]:
     except CronError:
         fires = []
     return {
-        "s": record, "fires": fires, "webhook": _shown_url(record.webhook_url),
+        "s": record, "fires": fires, "webhook": shown_url(record.webhook_url),
         "ticks": ticks,
         "inputs": _inputs_text(record.inputs) if record.inputs else "",
     }  # fmt: skip
-
-
-def _shown_url(url: str | None) -> str | None:
-    """The webhook URL without user info or query (they may carry credentials)."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    query = "…" if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _inputs_text(inputs: dict[str, Any]) -> str:
