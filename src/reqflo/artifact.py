@@ -1,7 +1,9 @@
 """Build artifacts: the immutable, content-addressed execution plan of one journey version.
 
 Owns the plan models (what the runner executes), canonical JSON, the artifact id
-(SHA-256 of the canonical plan), verification and the local content-addressed cache.
+(SHA-256 of the canonical plan), verification and the local content-addressed cache
+(`$REQFLO_HOME/artifacts`). Which cached artifact a journey's text compiled to, so that
+a repeat run need not compile it again, is the build index in `reqflo.run_cache`.
 
 Every string in a plan that may hold `{{ ... }}` is a template already resolved to
 its source: `inputs.X`, `env.X`, `secrets.X`, `me.X`, `steps.ID...` or a literal. No

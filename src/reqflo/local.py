@@ -18,7 +18,6 @@ from typing import Any
 from reqflo.artifact import Artifact
 from reqflo.diagnostics import did_you_mean
 from reqflo.http import AiohttpTransport, Transport
-from reqflo.parallel import run_parallel
 from reqflo.project import Project, base_values, local_identity
 from reqflo.runner.data import DataRow, count_rows, iter_rows
 from reqflo.runner.engine import InstanceSpec, RunContext, run_group
@@ -110,6 +109,8 @@ class _Setup:
 def _run_on_workers(
     setup: _Setup, data: Path, values: Mapping[str, Any], reporter: Reporter
 ) -> RunSummary:
+    from reqflo.parallel import run_parallel  # multiprocessing: only for --workers runs
+
     options = setup.options
     per_worker = replace(options, concurrency=max(1, options.concurrency // options.workers))
     child = replace(setup, options=per_worker)

@@ -15,14 +15,14 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from reqflo import run_cache
 from reqflo.artifact import Artifact, ArtifactCache
-from reqflo.compiler import CheckResult, check_file
 from reqflo.diagnostics import ArtifactError, ReqfloError, did_you_mean
+
+if TYPE_CHECKING:
+    from reqflo.compiler import CheckResult
 
 MARKERS = ("environments", ".reqflo", "reqflo.yaml")
 ARTIFACT_ID = re.compile(r"^[0-9a-f]{6,64}$")
@@ -77,9 +77,27 @@ class Project:
 
 
 def _read_environment(path: Path) -> dict[str, Any]:
+    """The file's values; parsed once per distinct text (run_cache), since ruamel.yaml
+    alone costs a one-row run a noticeable share of its start-up."""
     try:
-        document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except (YAMLError, OSError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the environment file: {exc}") from exc
+    cached = run_cache.cached_environment(text)
+    if cached is not None:
+        return cached
+    document = _parse_environment(path, text)
+    run_cache.record_environment(text, document)
+    return document
+
+
+def _parse_environment(path: Path, text: str) -> dict[str, Any]:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        document = YAML(typ="safe").load(text)
+    except YAMLError as exc:
         raise UsageError(f"{path}: cannot read the environment file: {exc}") from exc
     if document is None:
         return {}
@@ -116,11 +134,29 @@ def resolve_journey(argument: str, cwd: Path) -> tuple[Artifact | None, CheckRes
     return _compiled(_journey_by_name(argument, Project.discover(cwd)), cwd)
 
 
-def _compiled(path: Path, cwd: Path) -> tuple[Artifact | None, CheckResult, Path]:
-    result = check_file(path, _display(path, cwd))
+def _compiled(path: Path, cwd: Path) -> tuple[Artifact | None, CheckResult | None, Path]:
+    """Compile the file, or reuse the artifact an identical earlier compile gave (the
+    build index in run_cache: no compiler, journey parser or ruamel.yaml is imported)."""
+    display, root = _display(path, cwd), Project.discover(path).root
+    text = _journey_text(path)
+    cached = run_cache.cached_build(display, text, ArtifactCache()) if text is not None else None
+    if cached is not None:
+        return cached, None, root
+    from reqflo.compiler import check_file
+
+    result = check_file(path, display)
     if result.artifact is not None:
         ArtifactCache().put(result.artifact)
-    return result.artifact, result, Project.discover(path).root
+        if text is not None:
+            run_cache.record_build(display, text, result.artifact)
+    return result.artifact, result, root
+
+
+def _journey_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None  # the compiler reports it as before
 
 
 def _display(path: Path, cwd: Path) -> str:
@@ -145,6 +181,9 @@ def _journey_by_name(name: str, project: Project) -> Path:
 
 
 def _journey_name(path: Path) -> str | None:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     try:
         document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except (YAMLError, OSError, UnicodeDecodeError):

@@ -32,10 +32,6 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
 from reqflo.diagnostics import SecretsFileError
 
 ENV_PREFIX = "REQFLO_SECRET_"
@@ -91,6 +87,9 @@ def _read_secrets_file(path: Path, *, required: bool) -> object:
         return None
     except OSError as error:
         raise SecretsFileError(f"cannot open secrets file {path}: {error.strerror}") from None
+    from ruamel.yaml import YAML  # only when there is a file: ruamel costs start-up time
+    from ruamel.yaml.error import YAMLError
+
     with os.fdopen(fd, encoding="utf-8") as handle:
         _check_private(path, os.fstat(handle.fileno()))
         try:
@@ -115,6 +114,9 @@ def _check_private(path: Path, status: os.stat_result) -> None:
 
 def _yaml_problem(path: Path, error: Exception) -> str:
     """Where the YAML is broken, without quoting any of it (it may hold a value)."""
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError
+
     kind = "a key is defined twice" if isinstance(error, DuplicateKeyError) else "invalid YAML"
     if isinstance(error, UnicodeDecodeError):
         kind = "not UTF-8 text"

@@ -1,0 +1,151 @@
+"""Caches that let a repeat local run skip work whose inputs did not change.
+
+Owns two caches under `$REQFLO_HOME/cache/` (default `~/.reqflo/cache/`), both keyed by
+the SHA-256 of everything the cached result depends on, so they are never stale and
+never need clearing (deleting them is always safe):
+
+- `builds/<key[:2]>/<key>`: the id of the artifact that compiling a journey gave. The key
+  covers the journey's text, the path shown for it (it is kept in the artifact's
+  SourceInfo) and the compiler's fingerprint: the source of every module the compiler
+  runs, and the versions of Python, Pydantic and ruamel.yaml. Compiling reads no other
+  file (multipart `file:` parts are read when the step runs), so a changed journey or
+  a changed compiler is a miss. A hit is served only if the cached artifact still
+  verifies (its plan hashes to its id) and its SourceInfo names this path and this
+  text's SHA-256; anything else is a miss and the caller compiles as before.
+- `environments/<key[:2]>/<key>.json`: the values of an environment file whose text
+  and YAML parser are unchanged, when they are plain JSON data (a file holding dates
+  or other YAML-only types is parsed every time). Errors are never cached.
+
+Files are written atomically with mode 0600; a cache that cannot be written is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from reqflo.artifact import Artifact, ArtifactCache, reqflo_home
+from reqflo.diagnostics import ArtifactError
+
+# The reqflo modules `import reqflo.compiler` loads (tests/test_startup.py checks the list).
+COMPILER_MODULES = (
+    "__init__.py",
+    "artifact.py",
+    "checks.py",
+    "compiler.py",
+    "conversion.py",
+    "diagnostics.py",
+    "http.py",
+    "values.py",
+    "journey/__init__.py",
+    "journey/model.py",
+    "journey/parser.py",
+    "journey/prune.py",
+    "journey/references.py",
+    "journey/requests.py",
+    "journey/semantics.py",
+    "journey/source.py",
+)
+PACKAGE = Path(__file__).resolve().parent
+
+
+def cache_root() -> Path:
+    return reqflo_home() / "cache"
+
+
+@lru_cache(maxsize=1)
+def yaml_fingerprint() -> str:
+    """Python's and ruamel.yaml's versions, without importing ruamel.yaml."""
+    from importlib.util import find_spec
+
+    spec = find_spec("ruamel.yaml")
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    version = origin.read_bytes() if origin is not None and origin.is_file() else b"none"
+    return hashlib.sha256(sys.version.encode() + b"\0" + version).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def compiler_fingerprint() -> str:
+    from pydantic.version import VERSION
+    from pydantic_core import __version__ as core_version
+
+    digest = hashlib.sha256(f"{yaml_fingerprint()}\0{VERSION}\0{core_version}".encode())
+    for name in COMPILER_MODULES:
+        digest.update(b"\0" + name.encode() + b"\0" + (PACKAGE / name).read_bytes())
+    return digest.hexdigest()
+
+
+def build_key(display: str, text: str) -> str:
+    """The build index key of a journey shown as `display` with this text."""
+    key = f"build\0{compiler_fingerprint()}\0{display}\0{text}"
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _build_file(key: str) -> Path:
+    return cache_root() / "builds" / key[:2] / key
+
+
+def cached_build(display: str, text: str, artifacts: ArtifactCache) -> Artifact | None:
+    """The artifact an earlier compile of exactly this journey gave, if still valid."""
+    try:
+        artifact_id = _build_file(build_key(display, text)).read_text(encoding="ascii").strip()
+        artifact = artifacts.get(artifact_id) if len(artifact_id) == 64 else None
+    except (OSError, UnicodeDecodeError, ArtifactError):
+        return None
+    if artifact is None or artifact.id != artifact_id:
+        return None
+    source = artifact.source
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return artifact if source.path == display and source.sha256 == digest else None
+
+
+def record_build(display: str, text: str, artifact: Artifact) -> None:
+    _write(_build_file(build_key(display, text)), artifact.id)
+
+
+def cached_environment(text: str) -> dict[str, Any] | None:
+    try:
+        found = json.loads(_environment_file(text).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def record_environment(text: str, values: dict[str, Any]) -> None:
+    if _plain(values):
+        _write(_environment_file(text), json.dumps(values, ensure_ascii=False))
+
+
+def _environment_file(text: str) -> Path:
+    key = hashlib.sha256(f"environment\0{yaml_fingerprint()}\0{text}".encode()).hexdigest()
+    return cache_root() / "environments" / key[:2] / f"{key}.json"
+
+
+def _plain(value: Any) -> bool:
+    """Data that JSON gives back exactly (no dates, sets, non-finite floats, ...)."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_plain(v) for v in value)
+    if kind is float:
+        return value == value and value not in (float("inf"), float("-inf"))
+    return kind in (str, int, bool) or value is None
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomically, owner-only; a cache that cannot be written is simply not used."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)

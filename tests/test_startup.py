@@ -1,0 +1,241 @@
+"""Start-up of a run: the build index and environment cache (reqflo.run_cache) are exact.
+
+A repeat `reqflo run` of an unchanged journey loads the artifact an earlier compile
+stored instead of compiling again; every change that could change the artifact (the
+journey's text, the path it is shown as, the compiler) must compile again, and a cached
+artifact that no longer verifies or no longer describes this file is never served.
+Files a journey references (multipart `file:` parts) are read when the step runs, so an
+edited one takes effect on a cache hit. The subprocess tests check which modules a
+cached one-row run imports (no compiler, journey parser or ruamel.yaml).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reqflo import run_cache
+from reqflo.artifact import ArtifactCache
+from reqflo.project import Project, UsageError, resolve_journey
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+JOURNEY = """\
+journey:
+  name: Startup
+  inputs:
+    - {name: who, default: ada}
+  steps:
+    - id: first
+      request:
+        url: "{{ env.base_url }}/get?who={{ inputs.who }}"
+      assertions:
+        - {type: status_code, expected: 200}
+"""
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("REQFLO_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "environments").mkdir()
+    return tmp_path / "home"
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_repeat_run_reuses_the_build_and_an_edit_compiles_again(home: Path) -> None:
+    path = _write(Path("j.yaml"), JOURNEY)
+    first, checked, _ = resolve_journey("j.yaml", Path.cwd())
+    assert first is not None and checked is not None  # compiled
+    again, checked_again, root = resolve_journey("j.yaml", Path.cwd())
+    assert checked_again is None and again == first  # served from the build index
+    assert root == Project.discover(path).root
+
+    _write(path, JOURNEY.replace("status_code, expected: 200", "status_code, expected: 201"))
+    edited, checked_edit, _ = resolve_journey("j.yaml", Path.cwd())
+    assert checked_edit is not None and edited is not None and edited.id != first.id
+    assert edited.plan.steps[0].assertions[0].expected == 201
+
+    _write(path, JOURNEY)  # back to the first text: its build is still valid
+    back, checked_back, _ = resolve_journey("j.yaml", Path.cwd())
+    assert checked_back is None and back == first
+
+
+def test_a_reformatted_journey_keeps_its_id_but_gets_its_own_positions(home: Path) -> None:
+    path = _write(Path("j.yaml"), JOURNEY)
+    first, _, _ = resolve_journey("j.yaml", Path.cwd())
+    _write(path, "# a comment moves every line down\n\n" + JOURNEY)
+    moved, checked, _ = resolve_journey("j.yaml", Path.cwd())
+    assert checked is not None and first is not None and moved is not None
+    assert moved.id == first.id  # same plan, so the same content-addressed file...
+    assert moved.source.positions["steps.0"][0] == first.source.positions["steps.0"][0] + 2
+    _write(path, JOURNEY)  # ...now holding the moved positions: not served for the old text
+    again, checked_again, _ = resolve_journey("j.yaml", Path.cwd())
+    assert checked_again is not None and again == first
+
+
+def test_the_path_shown_for_the_journey_is_part_of_the_key(home: Path, tmp_path: Path) -> None:
+    path = _write(Path("j.yaml"), JOURNEY).resolve()
+    resolve_journey(str(path), Path.cwd())  # shown as j.yaml
+    (tmp_path / "sub").mkdir()
+    other, checked, _ = resolve_journey(str(path), tmp_path / "sub")  # shown as an absolute path
+    assert checked is not None and other is not None  # compiled again for the other display
+    assert other.source.path == str(path)
+
+
+def test_a_changed_compiler_compiles_again(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write(Path("j.yaml"), JOURNEY)
+    resolve_journey("j.yaml", Path.cwd())
+    monkeypatch.setattr(run_cache, "compiler_fingerprint", lambda: "another compiler")
+    _, checked, _ = resolve_journey("j.yaml", Path.cwd())
+    assert checked is not None
+
+
+def test_a_tampered_cached_artifact_is_never_served(home: Path) -> None:
+    _write(Path("j.yaml"), JOURNEY)
+    first, _, _ = resolve_journey("j.yaml", Path.cwd())
+    assert first is not None
+    stored = ArtifactCache().path_for(first.id)
+    doc = json.loads(stored.read_text(encoding="utf-8"))
+    doc["plan"]["steps"][0]["assertions"][0]["expected"] = 500
+    stored.write_text(json.dumps(doc), encoding="utf-8")
+    again, checked, _ = resolve_journey("j.yaml", Path.cwd())
+    assert checked is not None and again == first  # compiled, and the cache file repaired
+    assert json.loads(stored.read_text(encoding="utf-8"))["plan"] == first.plan.model_dump(
+        mode="json"
+    )
+
+
+def test_every_module_the_compiler_loads_is_in_its_fingerprint() -> None:
+    code = (
+        "import sys, json, reqflo.compiler; "
+        "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() "
+        "if n.startswith('reqflo') and getattr(m, '__file__', None))))"
+    )
+    files = json.loads(_python(code, Path.cwd()).stdout)
+    package = run_cache.PACKAGE
+    loaded = {Path(f).resolve().relative_to(package).as_posix() for f in files}
+    assert loaded <= set(run_cache.COMPILER_MODULES)
+
+
+# ------------------------------------------------------------ environment files
+
+
+def test_environment_values_are_cached_by_text(home: Path, write_env: Callable[..., Path]) -> None:
+    path = write_env(Path.cwd(), "dev", base_url="http://a", n=1, ok=True, x=None, f=1.5)
+    project = Project(Path.cwd().resolve())
+    first = project.environment("dev")
+    assert list((home / "cache" / "environments").rglob("*.json"))
+    assert project.environment("dev") == first == json.loads(path.read_text(encoding="utf-8"))
+    path.write_text("base_url: http://b\n", encoding="utf-8")
+    assert project.environment("dev") == {"base_url": "http://b"}
+
+
+def test_yaml_only_values_are_parsed_every_time(home: Path) -> None:
+    _write(Path("environments/dev.yaml"), "day: 2024-05-01\nbase_url: http://a\n")
+    values = Project(Path.cwd().resolve()).environment("dev")
+    assert str(values["day"]) == "2024-05-01" and not isinstance(values["day"], str)
+    assert not (home / "cache" / "environments").exists()
+    assert Project(Path.cwd().resolve()).environment("dev") == values
+
+
+def test_a_broken_environment_file_still_names_where(home: Path) -> None:
+    path = _write(Path("environments/dev.yaml"), "base_url: http://a\n")
+    Project(Path.cwd().resolve()).environment("dev")
+    _write(path, "base_url: [unclosed\n")
+    with pytest.raises(UsageError, match=r"(?s)cannot read the environment file: .*line 1, column 11"):
+        Project(Path.cwd().resolve()).environment("dev")
+
+
+# ------------------------------------------------------------ real runs
+
+
+def test_an_edited_referenced_file_is_sent_on_a_cache_hit(
+    e2e_project: Path,
+    httpbin_url: str,
+    write_env: Callable[..., Path],
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_env(e2e_project, "hb", base_url=httpbin_url)
+    _write(e2e_project / "send.yaml", SEND_FILE)
+    _write(e2e_project / "note.txt", "first\n")
+    assert cli("run", "send.yaml", "--env", "hb", "--set", "want=first\n").exit_code == 0
+
+    import reqflo.compiler
+
+    def no_compile(*_: object, **__: object) -> None:
+        raise AssertionError("the unchanged journey was compiled again")
+
+    monkeypatch.setattr(reqflo.compiler, "check_file", no_compile)
+    _write(e2e_project / "note.txt", "second\n")
+    assert cli("run", "send.yaml", "--env", "hb", "--set", "want=second\n").exit_code == 0
+    assert cli("run", "send.yaml", "--env", "hb", "--set", "want=first\n").exit_code == 1
+
+
+SEND_FILE = """\
+journey:
+  name: Send a file
+  inputs: [{name: want, required: true}]
+  steps:
+    - id: upload
+      request:
+        method: POST
+        url: "{{ env.base_url }}/post"
+        multipart:
+          note: {file: note.txt, content_type: text/plain}
+      assertions:
+        - {type: json_path, path: "$.files.note", expected: "{{ inputs.want }}"}
+"""
+
+
+def test_a_cached_one_row_run_imports_no_compiler_parser_or_yaml(
+    tmp_path: Path, httpbin_url: str
+) -> None:
+    _write(tmp_path / "j.yaml", JOURNEY)
+    (tmp_path / "environments").mkdir()
+    _write(tmp_path / "environments" / "dev.yaml", f"base_url: {httpbin_url}\n")
+    _write(tmp_path / "rows.csv", "who\nbob\n")
+    args = ["run", "j.yaml", "--env", "dev", "--data", "rows.csv"]
+    cold, warm = _run_cli(args, tmp_path), _run_cli(args, tmp_path)
+    assert {"reqflo.compiler", "ruamel.yaml"} <= cold  # the first run compiles and parses
+    heavy = {"reqflo.compiler", "reqflo.journey.parser", "reqflo.journey.model", "ruamel.yaml"}
+    assert not heavy & warm
+    assert "reqflo.parallel" not in warm and "reqflo.runner.engine" in warm
+
+
+def _run_cli(args: list[str], cwd: Path) -> set[str]:
+    """Run `reqflo ARGS` in a fresh interpreter; the modules it had loaded at exit."""
+    out = cwd / "modules.json"
+    code = (
+        "import atexit, json, sys\n"
+        f"atexit.register(lambda: open({str(out)!r}, 'w').write(json.dumps(list(sys.modules))))\n"
+        "from reqflo.cli import main\n"
+        f"sys.argv = ['reqflo', *{args!r}]\n"
+        "main()\n"
+    )
+    done = _python(code, cwd)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return set(json.loads(out.read_text(encoding="utf-8")))
+
+
+def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(SRC),
+        "REQFLO_HOME": str(cwd / "home"),
+        "NO_COLOR": "1",
+        "HOME": str(cwd),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
