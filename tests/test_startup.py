@@ -152,7 +152,8 @@ def test_a_broken_environment_file_still_names_where(home: Path) -> None:
     path = _write(Path("environments/dev.yaml"), "base_url: http://a\n")
     Project(Path.cwd().resolve()).environment("dev")
     _write(path, "base_url: [unclosed\n")
-    with pytest.raises(UsageError, match=r"(?s)cannot read the environment file: .*line 1, column 11"):
+    where = r"(?s)cannot read the environment file: .*line 1, column 11"
+    with pytest.raises(UsageError, match=where):
         Project(Path.cwd().resolve()).environment("dev")
 
 
