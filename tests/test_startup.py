@@ -12,6 +12,7 @@ cached one-row run imports (no compiler, journey parser or ruamel.yaml).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -56,9 +57,12 @@ def test_a_repeat_run_reuses_the_build_and_an_edit_compiles_again(home: Path) ->
     path = _write(Path("j.yaml"), JOURNEY)
     first, checked, _ = resolve_journey("j.yaml", Path.cwd())
     assert first is not None and checked is not None  # compiled
+    stored = ArtifactCache().path_for(first.id)
+    os.utime(stored, (1, 1))
     again, checked_again, root = resolve_journey("j.yaml", Path.cwd())
     assert checked_again is None and again == first  # served from the build index
     assert root == Project.discover(path).root
+    assert stored.stat().st_mtime > 1  # still listed as recently used, as when compiled
 
     _write(path, JOURNEY.replace("status_code, expected: 200", "status_code, expected: 201"))
     edited, checked_edit, _ = resolve_journey("j.yaml", Path.cwd())

@@ -9,9 +9,11 @@ never need clearing (deleting them is always safe):
   SourceInfo) and the compiler's fingerprint: the source of every module the compiler
   runs, and the versions of Python, Pydantic and ruamel.yaml. Compiling reads no other
   file (multipart `file:` parts are read when the step runs), so a changed journey or
-  a changed compiler is a miss. A hit is served only if the cached artifact still
-  verifies (its plan hashes to its id) and its SourceInfo names this path and this
-  text's SHA-256; anything else is a miss and the caller compiles as before.
+  a changed compiler is a miss. The entry also holds the SHA-256 of the artifact file
+  that compile stored, and a hit is served only if that file is unchanged (the same
+  plan id can be stored by another compile, e.g. of a reformatted copy, with other
+  source positions) and still verifies; anything else is a miss and the caller
+  compiles as before, which stores the file and the entry anew.
 - `environments/<key[:2]>/<key>.json`: the values of an environment file whose text
   and YAML parser are unchanged, when they are plain JSON data (a file holding dates
   or other YAML-only types is parsed every time). Errors are never cached.
@@ -29,7 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from reqflo.artifact import Artifact, ArtifactCache, reqflo_home
+from reqflo.artifact import Artifact, ArtifactCache, dumps, loads, reqflo_home
 from reqflo.diagnostics import ArtifactError
 
 # The reqflo modules `import reqflo.compiler` loads (tests/test_startup.py checks the list).
@@ -91,21 +93,30 @@ def _build_file(key: str) -> Path:
 
 
 def cached_build(display: str, text: str, artifacts: ArtifactCache) -> Artifact | None:
-    """The artifact an earlier compile of exactly this journey gave, if still valid."""
+    """The artifact an earlier compile of exactly this journey stored, if the cache file
+    still holds exactly what that compile wrote (and so still verifies)."""
     try:
-        artifact_id = _build_file(build_key(display, text)).read_text(encoding="ascii").strip()
-        artifact = artifacts.get(artifact_id) if len(artifact_id) == 64 else None
+        entry = _build_file(build_key(display, text)).read_text(encoding="ascii")
+        artifact_id, _, digest = entry.strip().partition(" ")
+        stored = artifacts.path_for(artifact_id)
+        content = stored.read_text(encoding="utf-8")
+        if len(artifact_id) != 64 or _digest(content) != digest:
+            return None
+        artifact = loads(content)
+        os.utime(stored)  # as the compile's put() did: `artifact list` shows it as recent
     except (OSError, UnicodeDecodeError, ArtifactError):
         return None
-    if artifact is None or artifact.id != artifact_id:
-        return None
-    source = artifact.source
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    return artifact if source.path == display and source.sha256 == digest else None
+    return artifact if artifact.id == artifact_id else None
 
 
 def record_build(display: str, text: str, artifact: Artifact) -> None:
-    _write(_build_file(build_key(display, text)), artifact.id)
+    """Remember the artifact (as ArtifactCache.put just wrote it) this journey compiled to."""
+    entry = f"{artifact.id} {_digest(dumps(artifact))}"
+    _write(_build_file(build_key(display, text)), entry)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def cached_environment(text: str) -> dict[str, Any] | None:
