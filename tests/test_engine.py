@@ -452,3 +452,26 @@ async def test_unresolved_reference_is_a_step_error(transport: AiohttpTransport)
     assert error is not None and error.code == "unresolved-reference"
     assert "steps.nope.outputs.id" in error.message
     assert result.status == "error"
+
+
+async def test_assertion_source_lines_follow_the_artifact_object_not_only_its_id(
+    transport: AiohttpTransport,
+) -> None:
+    """Source lines are remembered per artifact; a reformatted journey (same plan, so the
+    same id, other lines) reports its own lines, not the remembered ones."""
+    step = StepPlan(
+        id="read",
+        name="Read",
+        request=RequestPlan(method="GET", url="{{ env.base_url }}/items/99"),
+        assertions=(status_is(200),),
+    )
+    first = make_artifact(step, positions={"steps.0.assertions.0": (14, 11)}, lines={})
+    moved = make_artifact(step, positions={"steps.0.assertions.0": (40, 11)}, lines={})
+    assert first.id == moved.id
+    lines = []
+    async with serve(Api().app) as base:
+        ctx = make_context(transport, env={"base_url": base})
+        for artifact in (first, moved, first):
+            result = await run_instance(artifact, {}, 0, "k", ctx, lambda event: None)
+            lines.append(result.steps[0].assertions[0].source_line)
+    assert lines == [14, 40, 14]

@@ -212,3 +212,31 @@ def test_instance_redactor_forgets_remembered_texts_when_a_secret_is_added() -> 
         ("X-Token", MASK),
         ("Authorization", f"Bearer {MASK}"),
     )
+
+
+def test_a_secret_with_a_form_made_only_of_escaped_characters_is_masked() -> None:
+    """No literal core to look for first: the pattern itself is searched (no prefilter)."""
+    secret = '"/<&>+!'  # every character is escaped by some encoder
+    redactor = Redactor([secret])
+    text = f"a {json.dumps(secret)} b {quote(secret, safe='')} c {secret} d"
+    assert secret not in redactor.redact(text)
+    assert redactor.redact(text).count(MASK) == 3
+    assert redactor.redact("no secret here") == "no secret here"
+
+
+def test_redact_value_uses_the_callers_redact_function() -> None:
+    redactor = Redactor(["s3cr3t-value"])
+    seen: list[str] = []
+
+    def remembering(text: str) -> str:
+        seen.append(text)
+        return redactor.redact(text)
+
+    value = {"k": ["s3cr3t-value", ("x",)], "n": 12, "b": True, "z": None}
+    assert redactor.redact_value(value, remembering) == {
+        "k": [MASK, (("x",))],
+        "n": 12,
+        "b": True,
+        "z": None,
+    }
+    assert seen == ["k", "s3cr3t-value", "x", "n", "12", "b", "z"]

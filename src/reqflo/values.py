@@ -414,13 +414,23 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
 # ---------------------------------------------------------------- rendering
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def compact_json(value: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, separators=(",", ":"))`, one encoder reused."""
+    return _COMPACT.encode(value)
+
+
 def to_text(value: Any) -> str:
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict | list | tuple):
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _COMPACT.encode(value)
     return str(value)
 
 

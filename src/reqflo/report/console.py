@@ -6,23 +6,17 @@ line). A data run shows a progress bar with pass/fail/error counts (terminals on
 logs get an occasional plain progress line instead of escape sequences), details of
 the first failing instances (capped, with "… and N more"), and a summary line.
 Memory stays flat: at most `max_details` failing instances are ever printed.
+
+Whether the console is a terminal is asked once per run (at RunStarted), not per event;
+rich's progress bar and spinner are imported only when one is shown (start-up time).
 """
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.status import Status
 from rich.text import Text
 
 from reqflo.report.console_render import (
@@ -42,6 +36,10 @@ from reqflo.runner.events import (
     StepStarted,
 )
 from reqflo.runner.results import InstanceResult, RunSummary, StepResult
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+    from rich.status import Status
 
 COUNT_COLUMN = (
     "[green]✔ {task.fields[passed]} passed[/]  [red]✘ {task.fields[failed]} failed[/]  "
@@ -73,6 +71,7 @@ class ConsoleReporter:
         self._task: TaskID | None = None
         self._status: Status | None = None
         self._last_plain = time.monotonic()
+        self._terminal: bool | None = None  # console.is_terminal, asked once per run
 
     def handle(self, event: AnyEvent) -> None:
         if isinstance(event, RunStarted):
@@ -99,6 +98,7 @@ class ConsoleReporter:
     def _on_run_started(self, event: RunStarted) -> None:
         self._single = event.total == 1
         self._total = event.total
+        self._terminal = None
         heading = Text("reqflo ", style="bold cyan")
         heading.append(event.journey, style="bold")
         if event.environment:
@@ -108,7 +108,7 @@ class ConsoleReporter:
             heading.append(f" · {size} instances", style="dim")
         heading.append(f" · run {event.run_id} · artifact {event.artifact_id[:12]}", style="dim")
         self.console.print(heading, soft_wrap=True)
-        if not self._single and self.show_progress and self.console.is_terminal:
+        if not self._single and self.show_progress and self._is_terminal():
             self._start_progress(event.total)
 
     def _on_run_finished(self, summary: RunSummary) -> None:
@@ -175,6 +175,15 @@ class ConsoleReporter:
     # ------------------------------------------------------------ live displays
 
     def _start_progress(self, total: int | None) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self._progress = Progress(
             TextColumn("[bold]instances"),
             BarColumn(),
@@ -195,11 +204,16 @@ class ConsoleReporter:
                 self._task, advance=1, passed=c["passed"], failed=c["failed"], errored=c["errored"]
             )
             return
-        if self.show_progress and not self.console.is_terminal:
+        if self.show_progress and not self._is_terminal():
             now = time.monotonic()
             if now - self._last_plain >= self.plain_progress_every_s:
                 self._last_plain = now
                 self.console.print(self._plain_progress())
+
+    def _is_terminal(self) -> bool:
+        if self._terminal is None:
+            self._terminal = self.console.is_terminal
+        return self._terminal
 
     def _plain_progress(self) -> Text:
         done = sum(self._counts.values())
@@ -212,8 +226,10 @@ class ConsoleReporter:
         )
 
     def _show_activity(self, message: str) -> None:
-        if not self.show_progress or not self.console.is_terminal:
+        if not self.show_progress or not self._is_terminal():
             return
+        from rich.status import Status
+
         self._stop_status()
         self._status = Status(Text(message, style="dim"), console=self.console)
         self._status.start()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,7 +26,7 @@ from urllib.parse import urlencode
 
 from reqflo.artifact import AuthPlan, BodyPlan, MultipartPart, RequestPlan
 from reqflo.http import HttpRequest, HttpResponse
-from reqflo.values import Scope, render_value, to_text
+from reqflo.values import Scope, compact_json, render_value, to_text
 
 Sender = Callable[[HttpRequest], Awaitable[HttpResponse]]
 SecretSink = Callable[[str], None]
@@ -127,7 +126,7 @@ def _render_body(body: BodyPlan, scope: Scope, base_dir: Path) -> tuple[bytes, s
 
 
 def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return compact_json(value).encode()
 
 
 def _graphql_document(value: Any, scope: Scope) -> dict[str, Any]:

@@ -95,7 +95,7 @@ class InstanceRedactor:
         return redacted
 
     def redact_value(self, obj: Any) -> Any:
-        return self._active.redact_value(obj)
+        return self._active.redact_value(obj, self.redact)
 
     def redact_headers(self, pairs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
         return self._active.redact_headers(pairs, self.redact)

@@ -43,7 +43,7 @@ mask's edge; redaction then repeats until nothing changes, which also keeps it i
 
 from __future__ import annotations
 
-import base64
+import binascii
 import bisect
 import logging
 import re
@@ -62,6 +62,9 @@ MAX_DERIVED = 16  # secrets added after construction before the groups are folde
 ALWAYS_MASKED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_UNRESERVED_TEXT = re.compile(r"[A-Za-z0-9._~-]*")  # fullmatch: text of unreserved chars only
+_UNRESERVED_RUN = re.compile(r"[A-Za-z0-9._~-]+")
+_ZEROS = (b"", b"\0", b"\0\0")  # base64 alignment prefixes
 _JSON_SHORT_ESCAPES = {
     '"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b",
     "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
@@ -140,24 +143,14 @@ class Redactor:
                 return redacted
             text = redacted
 
-    def redact_value(self, value: object) -> object:
+    def redact_value(self, value: object, redact: Callable[[str], str] | None = None) -> object:
         """A copy of a JSON-like value with strings (and dict keys) redacted.
 
         Numbers whose text is a secret become MASK; other scalars are returned unchanged.
-        Two keys that redact to the same text collapse into one (the last wins).
+        Two keys that redact to the same text collapse into one (the last wins). `redact`
+        replaces `self.redact` for the strings (a caller's memo of it).
         """
-        if isinstance(value, str):
-            return self.redact(value)
-        if isinstance(value, Mapping):
-            return {self.redact_value(k): self.redact_value(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.redact_value(item) for item in value]
-        if isinstance(value, tuple):
-            return tuple(self.redact_value(item) for item in value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            text = str(value)
-            return MASK if self.redact(text) != text else value
-        return value
+        return _redact_value(value, redact or self.redact)
 
     def redact_headers(
         self, headers: Iterable[tuple[str, str]], redact: Callable[[str], str] | None = None
@@ -271,6 +264,29 @@ def _message_of(record: logging.LogRecord) -> str:
         return f"{record.msg!s} [unformattable log arguments dropped]"
 
 
+def _redact_value(value: object, redact: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):  # before the Mapping ABC check: the common case, faster
+        return {_redact_value(k, redact): _redact_value(v, redact) for k, v in value.items()}
+    kind = type(value)
+    if kind is int or kind is float:
+        text = str(value)
+        return MASK if redact(text) != text else value
+    if value is None or kind is bool:
+        return value
+    if isinstance(value, Mapping):
+        return {_redact_value(k, redact): _redact_value(v, redact) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_value(item, redact) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_redact_value(item, redact) for item in value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+        return MASK if redact(text) != text else value
+    return value
+
+
 @lru_cache(maxsize=512)
 def _credential_kind(name: str) -> str | None:
     """The lower-case name of an always-masked header (Authorization, Cookie …), else None."""
@@ -291,6 +307,7 @@ class _Matcher:
     all_at: re.Pattern[str]  # one optional lookahead group per form: every form matching here
     may_touch_mask: bool  # a match could overlap a MASK's edge, so repeat until stable
     shortest: int  # no text shorter than the shortest form can match
+    cores: tuple[str, ...] | None  # every match contains one of these; None: no such filter
 
     @classmethod
     def build(cls, secrets: Iterable[str]) -> _Matcher:
@@ -306,11 +323,19 @@ class _Matcher:
             all_at=re.compile("".join(f"(?:(?=({p}))|)" for p in patterns)),
             may_touch_mask=_may_touch_mask(parts),
             shortest=min((len(form) for form in ordered), default=_NEVER),
+            cores=_prefilter(ordered),
         )
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of the longest match at every position where some form starts."""
         found: list[tuple[int, int]] = []
+        cores = self.cores
+        if cores is not None:
+            for core in cores:
+                if core in text:
+                    break
+            else:  # no form's literal core occurs: nothing can match
+                return found
         position = 0
         while (match := self.search.search(text, position)) is not None:
             start = match.start()
@@ -339,11 +364,13 @@ class _LiteralMatcher:
     def __init__(self, literals: set[str], others: set[str], parts: set[str]) -> None:
         self.literals = tuple(sorted(literals, key=len))  # shortest first: see `spans`
         self.others = others
-        self.cores = tuple({_core(form) for form in others})
+        self.cores = tuple({_core(form) for form in others}) if others else ()
         self.may_touch_mask = _may_touch_mask(parts)
-        self.shortest = min((len(form) for form in literals | others), default=_NEVER)
         # a match of an escaped form is at least as long as the form (escapes only grow)
-        self._shortest_other = min((len(form) for form in others), default=_NEVER)
+        self._shortest_other = min(map(len, others)) if others else _NEVER
+        self.shortest = (
+            min(len(self.literals[0]), self._shortest_other) if literals else (self._shortest_other)
+        )
         self._parts = parts
         self._compiled: _Matcher | None = None
         if "" in self.cores:
@@ -353,7 +380,7 @@ class _LiteralMatcher:
     def build(cls, secrets: Iterable[str]) -> _LiteralMatcher:
         parts = {part for secret in secrets for part in _secret_parts(secret)}
         forms = {form for part in parts for form in _forms(part)}
-        literals = {form for form in forms if _UNRESERVED.issuperset(form)}
+        literals = {form for form in forms if _UNRESERVED_TEXT.fullmatch(form)}
         return cls(literals, forms - literals, parts)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -381,12 +408,26 @@ class _LiteralMatcher:
 
 def _core(form: str) -> str:
     """The longest run of unreserved characters of `form` (matched only literally)."""
-    runs = re.findall(r"[A-Za-z0-9._~-]+", form)
+    runs = _UNRESERVED_RUN.findall(form)
     return max(runs, key=len) if runs else ""
 
 
+def _prefilter(forms: Iterable[str]) -> tuple[str, ...] | None:
+    """Literal cores such that every match of some form contains one of them (None when a
+    form has no core). A core containing another core is left out: the shorter one is
+    found wherever the longer one is."""
+    cores = sorted({_core(form) for form in forms}, key=len)
+    if not cores or cores[0] == "":
+        return None
+    kept: list[str] = []
+    for core in cores:
+        if not any(shorter in core for shorter in kept):
+            kept.append(core)
+    return tuple(kept)
+
+
 def _may_touch_mask(parts: Iterable[str]) -> bool:
-    return any(c in part for part in parts for c in "[]")
+    return any("[" in part or "]" in part for part in parts)
 
 
 def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
@@ -431,18 +472,24 @@ def _forms(part: str) -> set[str]:
     if len(part) < MIN_ENCODED_SECRET_LENGTH:
         return {part}
     data = part.encode("utf-8", "surrogatepass")
-    return {part, data.hex(), data.hex().upper()} | _base64_forms(data)
+    hexed = data.hex()
+    return {part, hexed, hexed.upper()} | _base64_forms(data)
 
 
 def _base64_forms(data: bytes) -> set[str]:
-    whole = base64.b64encode(data).decode("ascii")
+    whole = binascii.b2a_base64(data, newline=False).decode("ascii")
     standard = {whole, whole.rstrip("=")}
     for offset in range(3):  # the secret starting at byte offset 0, 1 or 2 mod 3
-        encoded = base64.b64encode(bytes(offset) + data).decode("ascii")
+        encoded = (
+            binascii.b2a_base64(_ZEROS[offset] + data, newline=False).decode("ascii")
+            if offset
+            else whole
+        )
         first_stable = -(-8 * offset // 6)  # first char made only of the secret's bits
         end_stable = 8 * (offset + len(data)) // 6
         standard.add(encoded[first_stable:end_stable])
-    return standard | {form.translate(_URLSAFE) for form in standard}
+    urlsafe = {form.translate(_URLSAFE) for form in standard if "+" in form or "/" in form}
+    return standard | urlsafe
 
 
 def _text_pattern(form: str) -> str:
