@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reqflo.diagnostics import DataFileError
-from reqflo.runner.data import CHUNK_CHARS, DataRow, iter_rows
+from reqflo.runner.data import CHUNK_CHARS, DataRow, count_rows, iter_rows
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -308,3 +308,33 @@ def test_the_example_data_file_has_twenty_uniquely_keyed_rows() -> None:
     rows = list(iter_rows(path, "customer_id"))
     assert len(rows) == 20 and len({row.key for row in rows}) == 20
     assert all(row.values["quantity"].isdigit() for row in rows)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b\n1,2\n\n3,4\n",
+        '\ufeffa, b \r\n"x\ny",2\r\n',
+        "a,b\n",
+        "a,b\n1,2\n3\n",  # short row: the full pass raises
+        "a,a\n1,2\n",  # duplicate column
+        " ,b\n1,2\n",  # unnamed column
+        "",  # empty file
+        'a,b\n"1,2\n',  # unterminated quote
+        '\n\na,b\n1,"x"y\n',  # malformed quoting
+    ],
+)
+def test_count_rows_agrees_with_iter_rows_or_raises_the_same_error(
+    tmp_path: Path, text: str
+) -> None:
+    """count_rows counts a CSV without building rows; a bad file gives iter_rows' error."""
+    path = write(tmp_path, "rows.csv", text)
+    try:
+        expected: int | str = sum(1 for _ in iter_rows(path))
+    except DataFileError as exc:
+        expected = str(exc)
+    try:
+        counted: int | str = count_rows(path)
+    except DataFileError as exc:
+        counted = str(exc)
+    assert counted == expected

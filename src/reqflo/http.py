@@ -232,11 +232,15 @@ class AiohttpTransport:
         self, request: HttpRequest, cookies: AiohttpCookieStore, started: float
     ) -> HttpResponse:
         session = self._open()
+        first = first_hop(request)
+        got = await self._exchange(session, first, request, cookies)
+        if not redirects_on(request, got):  # the common case, without the redirect loop
+            return final_response(got, first, started, got.set_cookies)
 
         async def exchange(hop: Hop) -> Exchanged:
             return await self._exchange(session, hop, request, cookies)
 
-        return await follow_redirects(request, exchange, started)
+        return await follow_redirects(request, exchange, started, (first, got))
 
     async def _exchange(
         self,
@@ -245,10 +249,10 @@ class AiohttpTransport:
         request: HttpRequest,
         cookies: AiohttpCookieStore,
     ) -> Exchanged:
-        headers = list(hop.headers)
+        headers: tuple[tuple[str, str], ...] | list[tuple[str, str]] = hop.headers
         jar_cookies = cookies.header_for(hop.url)
         if jar_cookies:
-            headers = merge_cookie_header(headers, jar_cookies)
+            headers = merge_cookie_header(list(headers), jar_cookies)
         async with session.request(
             hop.method,
             hop.url,
@@ -259,17 +263,16 @@ class AiohttpTransport:
             ssl=request.verify_tls,
         ) as resp:
             body = await resp.read()
-            cookies.update(resp.cookies, resp.url)
+            set_cookies = resp.cookies
+            cookies.update(set_cookies, resp.url)
             return Exchanged(
                 status=resp.status,
                 reason=resp.reason or "",
-                http_version=f"{resp.version.major}.{resp.version.minor}"
-                if resp.version
-                else "1.1",
+                http_version=_version(resp.version),
                 headers=tuple(resp.headers.items()),
                 body=body,
                 location=resp.headers.get("Location"),
-                set_cookies={name: morsel.value for name, morsel in resp.cookies.items()},
+                set_cookies={name: morsel.value for name, morsel in set_cookies.items()},
             )
 
 
@@ -291,31 +294,49 @@ class Exchanged:
 
 
 async def follow_redirects(
-    request: HttpRequest, exchange: Callable[[Hop], Awaitable[Exchanged]], started: float
+    request: HttpRequest,
+    exchange: Callable[[Hop], Awaitable[Exchanged]],
+    started: float,
+    first: tuple[Hop, Exchanged] | None = None,
 ) -> HttpResponse:
-    """Send hop after hop (see `Hop.redirect`) until a final answer; shared by transports."""
-    current = Hop(request.method.upper(), URL(request.url), request.headers, request.body)
+    """Send hop after hop (see `Hop.redirect`) until a final answer; shared by transports.
+    `first`: the first hop already sent and its answer."""
+    current = first[0] if first else first_hop(request)
     origin = current.url.origin()
     set_cookies: dict[str, str] = {}
-    for _hop in range(request.max_redirects + 1):
-        got = await exchange(current)
+    for hop in range(request.max_redirects + 1):
+        got = first[1] if first and hop == 0 else await exchange(current)
         set_cookies.update(got.set_cookies)
-        location = got.location if got.status in REDIRECT_STATUSES else None
-        if location is None or not request.follow_redirects:
-            return HttpResponse(
-                status=got.status,
-                reason=got.reason,
-                headers=got.headers,
-                body=got.body,
-                url=str(current.url),
-                elapsed_ms=(time.perf_counter() - started) * 1000,
-                http_version=got.http_version,
-                cookies=set_cookies,
-            )
-        current = current.redirect(got.status, current.url.join(URL(location)), origin)
+        if not redirects_on(request, got):
+            return final_response(got, current, started, set_cookies)
+        current = current.redirect(got.status, current.url.join(URL(got.location or "")), origin)
     raise TransportError(
         "too-many-redirects",
         f"{request.method} {request.url}: more than {request.max_redirects} redirects",
+    )
+
+
+def first_hop(request: HttpRequest) -> Hop:
+    return Hop(request.method.upper(), URL(request.url), request.headers, request.body)
+
+
+def redirects_on(request: HttpRequest, got: Exchanged) -> bool:
+    """True when `got` sends the request on to another location."""
+    return got.location is not None and got.status in REDIRECT_STATUSES and request.follow_redirects
+
+
+def final_response(
+    got: Exchanged, hop: Hop, started: float, set_cookies: dict[str, str]
+) -> HttpResponse:
+    return HttpResponse(
+        status=got.status,
+        reason=got.reason,
+        headers=got.headers,
+        body=got.body,
+        url=str(hop.url),
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+        http_version=got.http_version,
+        cookies=set_cookies,
     )
 
 

@@ -198,7 +198,10 @@ async def _run_steps(
     for step_index, step in enumerate(artifact.plan.steps):
         if started:
             emit(StepStarted(instance=index, step=step_index, step_id=step.id))
-        result = await _guarded_step(step_index, deps, state)
+        try:
+            result = await run_step(step_index, deps, state)
+        except Exception as exc:  # a bug must not take the other instances down
+            result = _internal_error(step_index, deps, state, exc)
         if finished:
             emit(StepFinished(instance=index, result=result))
         results.append(result)
@@ -207,14 +210,13 @@ async def _run_steps(
     return results
 
 
-async def _guarded_step(step_index: int, deps: StepDeps, state: InstanceState) -> StepResult:
-    """run_step, with an unexpected exception recorded as an `internal-error` step."""
-    try:
-        return await run_step(step_index, deps, state)
-    except Exception as exc:  # a bug must not take the other instances down
-        step = deps.artifact.plan.steps[step_index]
-        error = step_error("internal-error", f"{type(exc).__name__}: {exc}", state.redactor)
-        return StepResult(index=step_index, id=step.id, name=step.name, status="error", error=error)
+def _internal_error(
+    step_index: int, deps: StepDeps, state: InstanceState, exc: Exception
+) -> StepResult:
+    """An unexpected exception of run_step, recorded as an `internal-error` step."""
+    step = deps.artifact.plan.steps[step_index]
+    error = step_error("internal-error", f"{type(exc).__name__}: {exc}", state.redactor)
+    return StepResult(index=step_index, id=step.id, name=step.name, status="error", error=error)
 
 
 def run_identity(run_id: str, index: int, key: str) -> dict[str, Any]:
@@ -281,7 +283,7 @@ async def run_group(
         )
     )
     ctx = replace(ctx, secrets=CachedSecrets(ctx.secrets))
-    tally = await _GroupRun(artifact, _aiter(rows), ctx, reporter, key_column).run()
+    tally = await _GroupRun(artifact, rows, ctx, reporter, key_column).run()
     summary = RunSummary(
         run_id=ctx.run_id,
         artifact_id=artifact.id,
@@ -301,17 +303,22 @@ async def run_group(
 
 
 class _GroupRun:
-    """A pool of `ctx.concurrency` workers pulling rows one at a time."""
+    """A pool of `ctx.concurrency` workers pulling rows one at a time.
+
+    Rows from a plain iterable are taken with `next()`, which never yields to the event
+    loop, so no lock is needed; an async iterable is read under a lock."""
 
     def __init__(
         self,
         artifact: Artifact,
-        rows: AsyncIterator[Row],
+        rows: Iterable[Row] | AsyncIterable[Row],
         ctx: RunContext,
         reporter: Reporter,
         key_column: str | None,
     ) -> None:
-        self.artifact, self.rows, self.ctx = artifact, rows, ctx
+        self.sync_rows = None if isinstance(rows, AsyncIterable) else iter(rows)
+        self.rows = _aiter(rows if self.sync_rows is None else self.sync_rows)
+        self.artifact, self.ctx = artifact, ctx
         self.reporter, self.key_column = reporter, key_column
         self.tally = _Tally()
         self.skip = unwanted_kinds(reporter)
@@ -345,14 +352,18 @@ class _GroupRun:
             self.tally.add("cancelled")
 
     async def _next_row(self) -> tuple[int, Row] | None:
+        if self.sync_rows is not None:
+            return self._numbered(None if self.stopped else next(self.sync_rows, None))
         async with self.lock:
             if self.stopped:
                 return None
-            row = await anext(self.rows, None)
-            if row is None:
-                return None
-            index, self.next_index = self.next_index, self.next_index + 1
-            return index, row
+            return self._numbered(await anext(self.rows, None))
+
+    def _numbered(self, row: Row | None) -> tuple[int, Row] | None:
+        if row is None:
+            return None
+        index, self.next_index = self.next_index, self.next_index + 1
+        return index, row
 
     async def _worker(self) -> None:
         while (item := await self._next_row()) is not None:
