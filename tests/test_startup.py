@@ -119,6 +119,27 @@ def test_a_tampered_cached_artifact_is_never_served(home: Path) -> None:
     )
 
 
+def test_a_journey_edited_while_it_compiles_is_not_indexed(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reqflo.compiler
+
+    path = _write(Path("j.yaml"), JOURNEY)
+    compile_file = reqflo.compiler.check_file
+
+    def edited_meanwhile(file: Path, display: str | None = None) -> Any:
+        _write(path, JOURNEY.replace("default: ada", "default: bob"))
+        return compile_file(file, display)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(reqflo.compiler, "check_file", edited_meanwhile)
+        edited, _, _ = resolve_journey("j.yaml", Path.cwd())  # read "ada", compiled "bob"
+    assert edited is not None and edited.plan.inputs[0].default == "bob"
+    _write(path, JOURNEY)
+    again, checked, _ = resolve_journey("j.yaml", Path.cwd())
+    assert checked is not None and again is not None and again.plan.inputs[0].default == "ada"
+
+
 def test_every_module_the_compiler_loads_is_in_its_fingerprint() -> None:
     code = (
         "import sys, json, reqflo.compiler; "

@@ -12,8 +12,9 @@ never need clearing (deleting them is always safe):
   a changed compiler is a miss. The entry also holds the SHA-256 of the artifact file
   that compile stored, and a hit is served only if that file is unchanged (the same
   plan id can be stored by another compile, e.g. of a reformatted copy, with other
-  source positions) and still verifies; anything else is a miss and the caller
-  compiles as before, which stores the file and the entry anew.
+  source positions), still verifies, and names this path and this text's SHA-256 (an
+  entry is not written if the file changed while it compiled); anything else is a miss
+  and the caller compiles as before, which stores the file and the entry anew.
 - `environments/<key[:2]>/<key>.json`: the values of an environment file whose text
   and YAML parser are unchanged, when they are plain JSON data (a file holding dates
   or other YAML-only types is parsed every time). Errors are never cached.
@@ -103,16 +104,24 @@ def cached_build(display: str, text: str, artifacts: ArtifactCache) -> Artifact 
         if len(artifact_id) != 64 or _digest(content) != digest:
             return None
         artifact = loads(content)
+        if artifact.id != artifact_id or not _describes(artifact, display, text):
+            return None
         os.utime(stored)  # as the compile's put() did: `artifact list` shows it as recent
     except (OSError, UnicodeDecodeError, ArtifactError):
         return None
-    return artifact if artifact.id == artifact_id else None
+    return artifact
 
 
 def record_build(display: str, text: str, artifact: Artifact) -> None:
-    """Remember the artifact (as ArtifactCache.put just wrote it) this journey compiled to."""
-    entry = f"{artifact.id} {_digest(dumps(artifact))}"
-    _write(_build_file(build_key(display, text)), entry)
+    """Remember the artifact (as ArtifactCache.put just wrote it) this journey compiled to;
+    not if the compiler read another text (the file changed since `text` was read)."""
+    if _describes(artifact, display, text):
+        entry = f"{artifact.id} {_digest(dumps(artifact))}"
+        _write(_build_file(build_key(display, text)), entry)
+
+
+def _describes(artifact: Artifact, display: str, text: str) -> bool:
+    return artifact.source.path == display and artifact.source.sha256 == _digest(text)
 
 
 def _digest(text: str) -> str:
