@@ -115,9 +115,13 @@ def cached_build(display: str, text: str, artifacts: ArtifactCache) -> Artifact 
 def record_build(display: str, text: str, artifact: Artifact) -> None:
     """Remember the artifact (as ArtifactCache.put just wrote it) this journey compiled to;
     not if the compiler read another text (the file changed since `text` was read)."""
-    if _describes(artifact, display, text):
-        entry = f"{artifact.id} {_digest(dumps(artifact))}"
-        _write(_build_file(build_key(display, text)), entry)
+    if not _describes(artifact, display, text):
+        return
+    try:
+        path = _build_file(build_key(display, text))
+    except OSError:  # the compiler's sources cannot be read (e.g. a zipped install)
+        return
+    _write(path, f"{artifact.id} {_digest(dumps(artifact))}")
 
 
 def _describes(artifact: Artifact, display: str, text: str) -> bool:
