@@ -1,4 +1,5 @@
-"""Durable runner pieces without a database: sealing, master key, cookies, re-send policy."""
+"""Durable runner pieces without a database: sealing, master key, cookies, re-send policy,
+step shapes and the per-process run spec cache."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from engine_helpers import make_artifact
 from reqflo.artifact import RequestPlan, StepPlan
 from reqflo.cloud.durable.dbos_engine import DurableStepError, SealingSerializer
-from reqflo.cloud.durable.instance import indeterminate_result, repeatable
+from reqflo.cloud.durable.instance import indeterminate_result, repeatable, shapes_of
+from reqflo.cloud.durable.jobs import RunSpec
 from reqflo.cloud.durable.keys import KEY_ENV, Sealer, SealError, load_master_key
+from reqflo.cloud.durable.specs import SpecCache, SpecMissingError
 from reqflo.cloud.durable.state import dump_cookies, load_cookies
 from reqflo.http import AiohttpCookieStore
 
@@ -97,3 +101,35 @@ def test_resend_policy() -> None:
     result = indeterminate_result(step("POST"), 3)
     assert result.status == "indeterminate"
     assert result.error is not None and result.error.code == "indeterminate"
+
+
+def run_spec(run_id: str) -> RunSpec:
+    artifact = make_artifact(step("GET"), step("POST"))
+    return RunSpec(run_id=run_id, artifact=artifact, env={}, rows=())
+
+
+def test_step_shapes_mark_only_steps_not_safe_to_repeat() -> None:
+    shapes = shapes_of(make_artifact(step("GET"), step("POST"), step("POST", idempotent=True)))
+    assert [s.repeatable for s in shapes] == [True, False, True]
+
+
+def test_spec_cache_reads_each_run_once_and_evicts_the_least_recently_used() -> None:
+    reads: list[str] = []
+
+    def load(run_id: str) -> RunSpec | None:
+        reads.append(run_id)
+        return run_spec(run_id) if run_id != "gone" else None
+
+    cache = SpecCache(load, capacity=2)
+    cache.remember(run_spec("a"))
+    assert cache.get("a").run_id == "a" and reads == []  # remembered: no read
+    assert cache.get("b").run_id == "b" and cache.get("b").run_id == "b"
+    assert reads == ["b"]  # read once, then cached (a run's spec never changes)
+    cache.get("a")  # a is now the most recently used
+    cache.get("c")  # evicts b
+    assert "b" not in cache and "a" in cache and "c" in cache
+    cache.get("b")
+    assert reads == ["b", "c", "b"]
+    with pytest.raises(SpecMissingError):
+        cache.get("gone")
+    assert "gone" not in cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reqflo.artifact import Artifact
-from reqflo.runner.events import RunStarted
+from reqflo.runner.events import InstanceFinished, InstanceStarted, RunFinished, RunStarted
 from reqflo.runner.results import InstanceResult, RunSummary
 from reqflo.store import NewRun, RunFilter, Store, StoreSink
 from test_cloud_support import compiled, opened_store
@@ -118,9 +119,47 @@ def test_events_are_kept_in_order(store: Store, artifact: Artifact) -> None:
     for n in range(3):
         started = RunStarted(run_id=run.id, artifact_id="a", journey=f"j{n}", started_at=0.0)
         sink.event(run.id, started)
+    sink.flush()  # events are buffered (see the next test)
     events = store.events_after(run.id, 0)
     assert [e.kind for e in events] == ["run_started"] * 3
     assert store.events_after(run.id, events[0].id)[0].payload == events[1].payload
+
+
+def test_buffered_events_are_written_in_batches_before_results(
+    store: Store, artifact: Artifact
+) -> None:
+    store.put_artifact(artifact)
+    run, _ = store.create_run(new_run(artifact))
+    sink = StoreSink(store, flush_every_s=60.0)  # only the writes below flush
+    started = RunStarted(run_id=run.id, artifact_id="a", journey="j", started_at=0.0)
+    sink.event(run.id, started)
+    assert store.events_after(run.id, 0) == []  # buffered
+    sink.event(run.id, InstanceStarted(instance=0, key="a"))
+    sink.instance_finished(run.id, InstanceResult(index=0, key="a", status="passed"))
+    kinds = [e.kind for e in store.events_after(run.id, 0)]
+    assert kinds == ["run_started", "instance_started"]  # with the result, in order
+    sink.event(run.id, InstanceFinished(result=InstanceResult(index=0, key="a", status="passed")))
+    summary = RunSummary(
+        run_id=run.id, artifact_id=artifact.id, journey="j", status="passed", total=1,
+        passed=1, failed=0, errored=0, started_at=0.0, duration_ms=1.0,
+    )  # fmt: skip
+    sink.run_finished(run.id, summary)
+    assert [e.kind for e in store.events_after(run.id, 0)][2:] == ["instance_finished"]
+    sink.event(run.id, RunFinished(summary=summary))  # the last event: written at once
+    assert store.events_after(run.id, 0)[-1].kind == "run_finished"
+
+
+def test_buffered_events_are_written_soon_without_other_writes(
+    store: Store, artifact: Artifact
+) -> None:
+    store.put_artifact(artifact)
+    run, _ = store.create_run(new_run(artifact))
+    sink = StoreSink(store, flush_every_s=0.05)
+    sink.event(run.id, InstanceStarted(instance=0, key="a"))
+    deadline = time.monotonic() + 10
+    while not store.events_after(run.id, 0):
+        assert time.monotonic() < deadline, "a buffered event was never written"
+        time.sleep(0.01)
 
 
 def test_runs_filter_and_paginate(store: Store, artifact: Artifact) -> None:

@@ -7,13 +7,16 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from reqflo.cli import app
+from reqflo.cloud.durable.liveness import sqlalchemy_url
 from test_cloud_support import ServerProcess, fresh_postgres, start_worker
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -28,6 +31,7 @@ def test_server_and_worker_share_the_postgres_queue(
         server = ServerProcess(data_dir, db, env, executor="durable")
         worker = start_worker(data_dir, db, env)
         try:
+            _wait_for_workers(db, 2)  # both take part (a short run may end before one starts)
             _run_through_the_cli(tmp_path, server, db, demo_url, monkeypatch)
         finally:
             worker.terminate()
@@ -37,6 +41,24 @@ def test_server_and_worker_share_the_postgres_queue(
                 worker.kill()
                 worker.wait(5)
             server.stop()
+
+
+def _wait_for_workers(db: str, count: int, timeout: float = 60.0) -> None:
+    engine = sa.create_engine(sqlalchemy_url(db))
+    query = sa.text("select count(*) from reqflo_durable_workers")
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                with engine.connect() as conn:
+                    if (conn.execute(query).scalar() or 0) >= count:
+                        return
+            except sa.exc.ProgrammingError:
+                pass  # the table is created by the first worker to start
+            assert time.monotonic() < deadline, "the workers did not register"
+            time.sleep(0.1)
+    finally:
+        engine.dispose()
 
 
 def _run_through_the_cli(

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select, update
+from sqlalchemy import Engine, Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,6 +51,15 @@ TOKEN_PREFIX = "rqf_"
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A progress event to store (its payload is the event as JSON, already redacted)."""
+
+    run_id: str
+    kind: str
+    payload: str
 
 
 @dataclass(frozen=True)
@@ -259,13 +268,19 @@ class Store:
                 .values(status="running", started_at=now())
             )
 
-    def save_instance(self, run_id: str, result: InstanceResult) -> None:
+    def save_instance(
+        self, run_id: str, result: InstanceResult, events: list[NewEvent] | None = None
+    ) -> None:
+        """Upsert the instance's result and the run's counts; `events` (emitted before
+        the result) are stored first, in the same transaction."""
         record = {
             "run_id": run_id, "index": result.index, "key": result.key,
             "status": result.status, "result": result.model_dump(mode="json"),
             "duration_ms": result.duration_ms,
         }  # fmt: skip
         with self.session() as session:
+            if events:
+                _insert_events(session, events)
             upsert(session, InstanceRow, record, ["run_id", "index"])
             counts = _instance_counts(session, run_id)
             session.execute(update(RunRow).where(RunRow.id == run_id).values(**counts))
@@ -292,8 +307,12 @@ class Store:
             )
 
     def add_event(self, run_id: str, kind: str, payload: str) -> None:
+        self.add_events([NewEvent(run_id, kind, payload)])
+
+    def add_events(self, events: list[NewEvent]) -> None:
+        """Store events in one transaction, in the order given."""
         with self.session() as session:
-            session.add(EventRow(run_id=run_id, kind=kind, payload=payload))
+            _insert_events(session, events)
 
     def events_after(self, run_id: str, after: int, limit: int = 500) -> list[StoredEvent]:
         with self.session() as session:
@@ -304,6 +323,10 @@ class Store:
                 .limit(limit)
             )
             return [StoredEvent(r.id, r.run_id, r.kind, r.payload) for r in rows]
+
+
+def _insert_events(session: Session, events: list[NewEvent]) -> None:
+    session.execute(insert(EventRow), [asdict(e) for e in events])
 
 
 def _filtered(where: RunFilter) -> Select[RunRow]:
@@ -334,4 +357,4 @@ def _instance_counts(session: Session, run_id: str) -> dict[str, int]:
     return {"passed": passed, "failed": failed, "errored": sum(by_status.values())}
 
 
-__all__ = ["TERMINAL_STATUSES", "RunFilter", "Store", "token_digest"]
+__all__ = ["TERMINAL_STATUSES", "NewEvent", "RunFilter", "Store", "token_digest"]

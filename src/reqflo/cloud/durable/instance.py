@@ -3,6 +3,7 @@
 Owns the engine-agnostic logic a durable workflow strings together:
 
     prepared = prepare(job, rt)                       # pre-flight checks, no request
+    shapes = shapes_of(job.artifact)                  # what sequencing needs of each step
     for i in steps: exchange(job, snapshot, i, rt, interrupted=...) → Exchange
     result = finish(job, prepared, exchanges)         # the InstanceResult
 
@@ -11,7 +12,8 @@ the runner's public `run_step`. When the workflow engine says the step was *inte
 (its "about to send" marker was checkpointed by an earlier execution that never
 recorded a result), the step is re-sent only if it is safe to repeat (`StepPlan.
 safe_to_repeat`: GET/HEAD/OPTIONS/PUT/DELETE or `idempotent: true`) or its request
-carries an `Idempotency-Key` header; otherwise it is recorded `indeterminate` (error code
+carries an `Idempotency-Key` header (such a step needs no marker at all: it is re-sent
+either way); otherwise it is recorded `indeterminate` (error code
 `indeterminate`) and the instance stops there, ending `indeterminate`.
 """
 
@@ -20,8 +22,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from reqflo.artifact import StepPlan
-from reqflo.cloud.durable.jobs import Exchange, InstanceJob, Prepared
+from reqflo.artifact import Artifact, StepPlan
+from reqflo.cloud.durable.jobs import Exchange, InstanceJob, Prepared, StepShape
 from reqflo.cloud.durable.runtime import WorkerRuntime
 from reqflo.cloud.durable.state import (
     InstanceSnapshot,
@@ -46,6 +48,13 @@ def repeatable(step: StepPlan) -> bool:
     """Safe to send again after a crash left it in flight."""
     has_key = any(name.lower() == IDEMPOTENCY_HEADER for name in step.request.headers)
     return step.safe_to_repeat or has_key
+
+
+def shapes_of(artifact: Artifact) -> tuple[StepShape, ...]:
+    return tuple(
+        StepShape(repeatable=repeatable(s), continue_on_failure=s.continue_on_failure)
+        for s in artifact.plan.steps
+    )
 
 
 def prepare(job: InstanceJob, rt: WorkerRuntime) -> Prepared:
@@ -154,7 +163,7 @@ def indeterminate_result(step: StepPlan, step_index: int) -> StepResult:
     )
 
 
-def continues(step: StepPlan, result: StepResult) -> bool:
+def continues(step: StepShape, result: StepResult) -> bool:
     """Whether the instance goes on after this step."""
     if result.status == "indeterminate":
         return False

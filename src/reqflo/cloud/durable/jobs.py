@@ -1,9 +1,13 @@
 """What the durable workflows take and return, as JSON-ready models.
 
 Owns `RunSpec` (a queued run: artifact, environment and its values, per-run concurrency,
-the runner-settings limits in `StepLimits`, the instances), `InstanceJob` (one instance
-of a run), `Prepared` (the outcome of the pre-flight checks), `Exchange` (the outcome of
-one checkpointed step) and the stable child workflow id
+the runner-settings limits in `StepLimits`, the instances; the run workflow's input),
+`InstanceRef` (an instance workflow's input: the run id and its row only; the artifact
+and the run's settings come from the run's spec, see reqflo.cloud.durable.specs),
+`InstanceJob` (one instance of a run, in memory), `Prepared` (the outcome of the
+pre-flight checks), `Started` (the first checkpoint of an instance: `Prepared`, the
+shape of each step and the first step's "about to send" marker), `Exchange` (the outcome
+of one checkpointed step) and the stable child workflow id
 `instance_workflow_id(run_id, index)` == `"{run_id}:{index}"`.
 None of them ever holds a secret value.
 """
@@ -86,19 +90,31 @@ class InstanceJob(_Model):
         return instance_workflow_id(self.run_id, self.row.index)
 
 
+def job_of(spec: RunSpec, row: JobRow) -> InstanceJob:
+    return InstanceJob(
+        run_id=spec.run_id,
+        artifact=spec.artifact,
+        environment=spec.environment,
+        env=spec.env,
+        me=spec.me,
+        limits=spec.limits,
+        row=row,
+    )
+
+
 def jobs_of(spec: RunSpec) -> list[InstanceJob]:
-    return [
-        InstanceJob(
-            run_id=spec.run_id,
-            artifact=spec.artifact,
-            environment=spec.environment,
-            env=spec.env,
-            me=spec.me,
-            limits=spec.limits,
-            row=row,
-        )
-        for row in spec.rows
-    ]
+    return [job_of(spec, row) for row in spec.rows]
+
+
+class InstanceRef(_Model):
+    """An instance workflow's input: what varies per instance (the artifact does not)."""
+
+    run_id: str
+    row: JobRow
+
+    @property
+    def workflow_id(self) -> str:
+        return instance_workflow_id(self.run_id, self.row.index)
 
 
 def instance_workflow_id(run_id: str, index: int) -> str:
@@ -111,6 +127,22 @@ class Prepared(_Model):
     started_at: float
     inputs: dict[str, Any] = {}
     failed: InstanceResult | None = None
+
+
+class StepShape(_Model):
+    """What the instance workflow needs to know of a plan step to sequence it."""
+
+    repeatable: bool  # safe to send again after a crash: no "about to send" marker
+    continue_on_failure: bool = False
+
+
+class Started(_Model):
+    """The first checkpoint of an instance: pre-flight outcome, step shapes, and the
+    marker of step 0 when that step is not repeatable and is about to be sent."""
+
+    prepared: Prepared
+    steps: tuple[StepShape, ...] = ()
+    mark: str | None = None
 
 
 class Exchange(_Model):
