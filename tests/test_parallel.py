@@ -64,3 +64,46 @@ def _assert_one_batch_per_instance(events: list[dict[str, object]]) -> None:
         assert {e.get("instance", index) for e in batch} == {index}
         batch = []
     assert batch == []
+
+
+def test_events_cross_the_queue_as_plain_data_and_come_back_equal() -> None:
+    """pack/unpack: same model, same JSON, same set fields, tuples stay tuples."""
+    from reqflo.parallel import pack, unpack
+    from reqflo.runner.events import InstanceFinished, StepStarted
+    from reqflo.runner.results import (
+        AssertionResult,
+        Attempt,
+        InstanceResult,
+        RequestRecord,
+        ResponseRecord,
+        StepResult,
+        Timings,
+    )
+
+    check = AssertionResult(
+        index=0, type="json_path", operator="in", passed=False,
+        expected=[1, "2", (3, 4)], actual={"a": (1, None), 2: 1.5}, path="$.a",
+    )  # fmt: skip
+    attempt = Attempt(
+        number=1,
+        request=RequestRecord(method="GET", url="http://x/", headers=(("A", "b"),)),
+        response=ResponseRecord(status=200, timings=Timings(total_ms=1.0), body="{}"),
+        assertions=(check,),
+    )
+    step = StepResult(
+        index=0, id="s", name="S", status="failed", attempts=(attempt,), outputs={"t": [1]}
+    )
+    result = InstanceResult(
+        index=3, key="k", status="failed", steps=(step,), inputs={"n": 1, "x": (1,)}
+    )
+    for event in (InstanceFinished(result=result), StepStarted(instance=1, step=0, step_id="s")):
+        back = unpack(pack(event))
+        assert back == event and type(back) is type(event)
+        assert back.model_dump_json() == event.model_dump_json()
+        assert back.model_fields_set == event.model_fields_set
+    back_result = unpack(pack(InstanceFinished(result=result))).result  # type: ignore[union-attr]
+    assert back_result.steps[0].attempts[0].assertions[0].expected == [1, "2", (3, 4)]
+    assert back_result.steps[0].attempts[0].assertions[0].actual == {"a": (1, None), 2: 1.5}
+    assert back_result.steps[0].attempts[0].response.model_fields_set == {
+        "status", "timings", "body"
+    }  # fmt: skip

@@ -10,8 +10,15 @@ Memory stays flat: rows stream in every worker and events are not kept.
 The parent is the bottleneck of a parallel run (it receives every event), so a worker
 sends only the event kinds the parent's reporters want (`event_kinds`, see
 `wanted_kinds`; InstanceFinished always, it carries the counts), and sends the events
-of one instance together, as one pickled batch, once the instance has finished. Events
-of one instance keep their order; instances arrive in the order they finish.
+of one instance together once the instance has finished. Events of one instance keep
+their order; instances arrive in the order they finish.
+
+What crosses the queue is cheap to pickle: each event as its class and its
+`model_dump(exclude_unset=True)` (plain dicts and tuples; pickling the nested models
+themselves costs a Python `__setstate__` per model), rebuilt by `model_validate` in the
+parent into an equal model with the same set fields. Finished instances are sent in
+groups of up to BATCH_INSTANCES, or whatever finished within FLUSH_SECONDS, so the
+queue is not paid per instance; a worker flushes the rest when its share is done.
 """
 
 from __future__ import annotations
@@ -37,7 +44,10 @@ INSTANCE_KINDS = frozenset(
     {"instance_started", "step_started", "step_finished", "instance_finished"}
 )
 DONE = "done"
+BATCH_INSTANCES = 64
+FLUSH_SECONDS = 0.1
 Share = Callable[[int, int], Iterator[InstanceSpec]]  # (worker, workers) → its rows
+Packed = tuple[type[AnyEvent], dict[str, Any]]  # an event as it crosses the queue
 
 
 def wanted_kinds(reporter: Any) -> frozenset[str]:
@@ -46,32 +56,53 @@ def wanted_kinds(reporter: Any) -> frozenset[str]:
     return INSTANCE_KINDS - unwanted_kinds(reporter)
 
 
+def pack(event: AnyEvent) -> Packed:
+    """An event as plain data (see the module docstring); `unpack` rebuilds it."""
+    return type(event), event.model_dump(exclude_unset=True)
+
+
+def unpack(packed: Packed) -> AnyEvent:
+    kind, data = packed
+    return kind.model_validate(data)
+
+
 class _QueueReporter:
     """A worker's reporter: forwards the wanted instance-level events to the parent,
-    one batch (a list of events) per finished instance."""
+    the events of each finished instance together, several instances per message."""
 
     def __init__(self, queue: Any, kinds: frozenset[str]) -> None:
         self.queue = queue
         self.kinds = kinds
-        self.pending: dict[int, list[AnyEvent]] = {}
+        self.pending: dict[int, list[Packed]] = {}
+        self.ready: list[list[Packed]] = []
+        self.flushed = time.monotonic()
 
     def handle(self, event: AnyEvent) -> None:
         if event.kind not in self.kinds:
             return
         if isinstance(event, InstanceFinished):
             batch = self.pending.pop(event.result.index, [])
-            batch.append(event)
-            self.queue.put(batch)
+            batch.append(pack(event))
+            self.ready.append(batch)
+            now = time.monotonic()
+            if len(self.ready) >= BATCH_INSTANCES or now - self.flushed >= FLUSH_SECONDS:
+                self.flush(now)
         else:
             assert isinstance(event, InstanceStarted | StepStarted | StepFinished)
-            self.pending.setdefault(event.instance, []).append(event)
+            self.pending.setdefault(event.instance, []).append(pack(event))
+
+    def flush(self, now: float | None = None) -> None:
+        if self.ready:
+            self.queue.put(self.ready)
+            self.ready = []
+        self.flushed = time.monotonic() if now is None else now
 
     @property
     def event_kinds(self) -> frozenset[str]:
         return self.kinds  # the worker's engine does not even make the others
 
     def close(self) -> None:
-        return None
+        self.flush()
 
 
 def run_parallel(
@@ -110,9 +141,11 @@ def _work(
     queue: Any,
     kinds: frozenset[str],
 ) -> None:
+    reporter = _QueueReporter(queue, kinds)
     try:
-        run(share(index, workers), _QueueReporter(queue, kinds))
+        run(share(index, workers), reporter)
     finally:
+        reporter.flush()
         queue.put(DONE)
 
 
@@ -120,15 +153,17 @@ def _merge(queue: Any, workers: int, reporter: Any) -> dict[str, int]:
     counts = {"passed": 0, "failed": 0, "error": 0, "cancelled": 0}
     finished = 0
     while finished < workers:
-        batch = queue.get()
-        if batch == DONE:
+        message = queue.get()
+        if message == DONE:
             finished += 1
             continue
-        for event in batch:
-            if isinstance(event, InstanceFinished):
-                status = event.result.status
-                counts[status if status in counts else "error"] += 1
-            reporter.handle(event)
+        for batch in message:
+            for packed in batch:
+                event = unpack(packed)
+                if isinstance(event, InstanceFinished):
+                    status = event.result.status
+                    counts[status if status in counts else "error"] += 1
+                reporter.handle(event)
     return counts
 
 
