@@ -90,8 +90,7 @@ class Redactor:
         self._derived: set[str] = set()  # added later, matched by `_derived_matcher`
         self._matcher: _Matcher | None = None
         self._derived_matcher: _LiteralMatcher | None = None
-        self._matchers: tuple[_Matcher | _LiteralMatcher, ...] | None = None  # both, built
-        self._shortest = _NEVER  # length of the shortest form of `_matchers`
+        self._state: _State | None = None  # both matchers, built, with their quick test
 
     def __repr__(self) -> str:  # never show the values
         return f"Redactor({len(self)} secrets)"
@@ -107,7 +106,7 @@ class Redactor:
             if value in self._base or value in self._derived:
                 return
             self._derived.add(value)
-            self._derived_matcher = self._matchers = None
+            self._derived_matcher = self._state = None
             if len(self._derived) > MAX_DERIVED:
                 self._base |= self._derived
                 self._derived = set()
@@ -127,11 +126,16 @@ class Redactor:
         """`text` with every form of every secret replaced by MASK."""
         if not text:
             return text
-        matchers = self._matchers
-        if matchers is None:
-            matchers = self._current_matchers()
-        if len(text) < self._shortest:  # every form matches at least len(form) characters
+        state = self._state or self._current_state()
+        matchers, shortest, needles = state
+        if len(text) < shortest:  # every form matches at least len(form) characters
             return text
+        if needles is not None:  # every match contains one of them: usually none occurs
+            for needle in needles:
+                if needle in text:
+                    break
+            else:
+                return text
         while True:
             spans: list[tuple[int, int]] = []
             for matcher in matchers:
@@ -184,16 +188,25 @@ class Redactor:
             return f"{self.redact(scheme)} {MASK}"
         return MASK
 
-    def _current_matchers(self) -> tuple[_Matcher | _LiteralMatcher, ...]:
+    def _current_state(self) -> _State:
         with self._lock:
             if self._matcher is None and self._base:
                 self._matcher = _Matcher.build(self._base)
             if self._derived_matcher is None and self._derived:
                 self._derived_matcher = _LiteralMatcher.build(self._derived)
             matchers = tuple(m for m in (self._matcher, self._derived_matcher) if m is not None)
-            self._shortest = min((m.shortest for m in matchers), default=_NEVER)
-            self._matchers = matchers
-            return matchers
+            shortest = min((m.shortest for m in matchers), default=_NEVER)
+            needles: list[str] | None = []
+            for m in matchers:
+                found = m.needles()
+                needles = None if found is None or needles is None else needles + found
+            self._state = (matchers, shortest, tuple(needles) if needles is not None else None)
+            return self._state
+
+
+_State = tuple[tuple["_Matcher | _LiteralMatcher", ...], int, tuple[str, ...] | None]
+"""A redactor's matchers, the length of their shortest form, and strings one of which
+every match contains (None: no such quick test)."""
 
 
 class RedactingFilter(logging.Filter):
@@ -326,6 +339,9 @@ class _Matcher:
             cores=_prefilter(ordered),
         )
 
+    def needles(self) -> list[str] | None:
+        return None if self.cores is None else list(self.cores)
+
     def spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of the longest match at every position where some form starts."""
         found: list[tuple[int, int]] = []
@@ -382,6 +398,12 @@ class _LiteralMatcher:
         forms = {form for part in parts for form in _forms(part)}
         literals = {form for form in forms if _UNRESERVED_TEXT.fullmatch(form)}
         return cls(literals, forms - literals, parts)
+
+    def needles(self) -> list[str] | None:
+        """The literal forms and the cores of the others (None when one has no core)."""
+        if "" in self.cores:
+            return None
+        return [*self.literals, *self.cores]
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         found: list[tuple[int, int]] = []
