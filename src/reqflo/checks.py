@@ -106,6 +106,10 @@ _SYMBOL = {
 _NUMERIC = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h)?")
 _UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000}
+_SEQUENCES = (list, tuple)  # isinstance with a tuple: no union object built per call
+_CONTAINERS = (dict, list, tuple)
+_NUMBERS = (int, float)
+_EXACT = frozenset({str, int, float})  # types whose loose equality is plain ==
 
 
 # ---------------------------------------------------------------- results
@@ -653,9 +657,12 @@ def _schema_error(error: Any) -> str:
 
 def loose_equals(left: Any, right: Any) -> bool:
     """Equality with numbers == numeric strings and booleans == "true"/"false"."""
+    kind = type(left)
+    if kind is type(right) and kind in _EXACT:  # same plain type: what the rules below give
+        return bool(left == right)
     if isinstance(left, dict) and isinstance(right, dict):
         return left.keys() == right.keys() and all(loose_equals(left[k], right[k]) for k in left)
-    if isinstance(left, list | tuple) and isinstance(right, list | tuple):
+    if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
         return len(left) == len(right) and all(map(loose_equals, left, right))
     if isinstance(left, bool) or isinstance(right, bool):
         if isinstance(left, str) or isinstance(right, str):
@@ -671,7 +678,7 @@ def loose_equals(left: Any, right: Any) -> bool:
 def _as_number(value: Any) -> int | float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, _NUMBERS):
         return value
     if isinstance(value, str) and len(value) < 400 and _NUMERIC.fullmatch(value):
         try:
@@ -817,7 +824,7 @@ def _clip(value: Any) -> Any:
     """Values kept in results: text over MAX_VALUE_CHARS (or its JSON) is truncated."""
     if isinstance(value, str):
         return _clip_text(value)
-    if isinstance(value, dict | list | tuple):
+    if isinstance(value, _CONTAINERS):
         text = _json(value)
         return value if len(text) <= MAX_VALUE_CHARS else _clip_text(text)
     return value

@@ -414,6 +414,8 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int]] = {
 # ---------------------------------------------------------------- rendering
 
 
+_SEQUENCES = (list, tuple)  # isinstance with a tuple: no union object built per call
+_CONTAINERS = (dict, list, tuple)
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
@@ -429,7 +431,7 @@ def to_text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, dict | list | tuple):
+    if isinstance(value, _CONTAINERS):
         return _COMPACT.encode(value)
     return str(value)
 
@@ -455,7 +457,7 @@ def _step_into(current: Any, seg: str | int, ref: Ref, depth: int) -> Any:
         if isinstance(seg, int) and str(seg) in current:
             return current[str(seg)]
         raise UnresolvedReference(ref.dotted, f"{_where(ref, depth)} has no '{seg}'")
-    if isinstance(current, list | tuple) and isinstance(seg, int):
+    if isinstance(current, _SEQUENCES) and isinstance(seg, int):
         if -len(current) <= seg < len(current):
             return current[seg]
         where = _where(ref, depth)
@@ -514,6 +516,6 @@ def render_value(value: Any, scope: Scope) -> Any:
         return render(parse_template(value), scope) if "{{" in value else value
     if isinstance(value, dict):
         return {key: render_value(item, scope) for key, item in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return [render_value(item, scope) for item in value]
     return value
