@@ -69,12 +69,21 @@ class HttpResponse:
 
     def header(self, name: str) -> str | None:
         """First value of a header, case-insensitively."""
-        lname = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lname), None)
+        values = self._by_name().get(name.lower())
+        return values[0] if values else None
 
     def header_values(self, name: str) -> list[str]:
-        lname = name.lower()
-        return [v for k, v in self.headers if k.lower() == lname]
+        return list(self._by_name().get(name.lower(), ()))
+
+    def _by_name(self) -> dict[str, list[str]]:
+        """Lower-case header name → its values in order (built once)."""
+        index: dict[str, list[str]] | None = self.__dict__.get("_by_name_index")
+        if index is None:
+            index = {}
+            for key, value in self.headers:
+                index.setdefault(key.lower(), []).append(value)
+            self.__dict__["_by_name_index"] = index
+        return index
 
     @property
     def text(self) -> str:
