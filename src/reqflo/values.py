@@ -440,9 +440,10 @@ Scope = Mapping[str, Any]
 
 
 def lookup(ref: Ref, scope: Scope) -> Any:
-    if ref.root not in scope:
-        raise UnresolvedReference(ref.dotted, f"'{ref.root}' is not available here")
-    current = scope[ref.root]
+    try:  # one lookup, not `in` and then `[]`
+        current = scope[ref.root]
+    except KeyError:
+        raise UnresolvedReference(ref.dotted, f"'{ref.root}' is not available here") from None
     for depth, seg in enumerate(ref.path):
         current = _step_into(current, seg, ref, depth)
     return current
