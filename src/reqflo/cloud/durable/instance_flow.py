@@ -7,17 +7,24 @@ Checkpoints, in order:
 
 * `reqflo.start`: pre-flight (`instance.prepare`), the shape of each step (repeatable?
   continue on failure?) and, when step 0 is not repeatable, its "about to send" marker;
-* per plan step: `reqflo.mark` (the marker; only for a step that is NOT repeatable, and
-  not for step 0, whose marker is in `start`), then `reqflo.exchange`, whose checkpoint
-  is the redacted StepResult plus the step's saved response and the cookie jar;
+* per plan step `reqflo.exchange`, whose checkpoint is the redacted StepResult, the
+  step's saved response, the cookie jar and, when the instance goes on to a step that
+  is not repeatable, that next step's marker;
 * `reqflo.report`: the InstanceResult sent to the sink.
 
-A marker replayed from the database without its `exchange` means the step was in flight
-when a worker died; `instance.exchange` then records it `indeterminate`. A repeatable
-step (GET/HEAD/OPTIONS/PUT/DELETE, `idempotent: true`, an Idempotency-Key header) has
-no marker: after a crash it is re-sent whether or not it had been sent, so the marker
-would change nothing. Recovery attempts are bounded by `REQFLO_MAX_RECOVERY_ATTEMPTS`
-(read at import, default 5).
+So the marker of a step that is not safe to repeat is written in the checkpoint just
+before it (`start` or the previous `exchange`), always before the request can leave,
+and nothing but the check of the step's own checkpoint and building the request
+happens between the two: the same window a separate "about to send" checkpoint had,
+for one checkpoint less per step. A marker replayed from the database (not written by
+this process) without the step's `exchange` means the step may have been in flight when
+a worker died; `instance.exchange` then records it `indeterminate` (a crash in that
+window, before the request left, is also recorded so: the policy errs on the side of
+never sending twice). A repeatable step (GET/HEAD/OPTIONS/PUT/DELETE, `idempotent:
+true`, an Idempotency-Key header) has no marker: after a crash it is re-sent either
+way. `reqflo.mark`, a marker on its own, is only a fallback should a marker be missing.
+Recovery attempts are bounded by `REQFLO_MAX_RECOVERY_ATTEMPTS` (read at import,
+default 5).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from reqflo.cloud.durable.jobs import (
 from reqflo.cloud.durable.process import new_mark, rt, specs, written_here
 from reqflo.cloud.durable.state import InstanceSnapshot
 from reqflo.runner.events import InstanceFinished
+from reqflo.runner.results import StepResult
 
 MAX_RECOVERY_ATTEMPTS = int(os.environ.get("REQFLO_MAX_RECOVERY_ATTEMPTS", "5"))
 
@@ -67,10 +75,24 @@ def _mark(step_index: int) -> str:
 
 @DBOS.step(name="reqflo.exchange")
 def _exchange(
-    ref: InstanceRef, snapshot: InstanceSnapshot, step_index: int, interrupted: bool
+    ref: InstanceRef,
+    snapshot: InstanceSnapshot,
+    step_index: int,
+    interrupted: bool,
+    shapes: tuple[StepShape, ...],
 ) -> dict[str, Any]:
     done = instance.exchange(job(ref), snapshot, step_index, rt(), interrupted=interrupted)
+    if _marked_next(shapes, step_index, done.result):
+        done = done.model_copy(update={"next_mark": new_mark(step_index + 1)})
     return done.model_dump(mode="json")
+
+
+def _marked_next(shapes: tuple[StepShape, ...], step_index: int, result: StepResult) -> bool:
+    """Whether the instance goes on to a next step that is not repeatable."""
+    after = step_index + 1
+    if after >= len(shapes) or shapes[after].repeatable:
+        return False
+    return instance.continues(shapes[step_index], result)
 
 
 @DBOS.step(name="reqflo.report")
@@ -82,12 +104,12 @@ def _report(ref: InstanceRef, prepared: Prepared, exchanges: list[Exchange]) -> 
     return result.status
 
 
-def _interrupted(started: Started, index: int, shape: StepShape) -> bool:
-    """Whether an earlier execution died with this step in flight (never for a repeatable one)."""
+def _interrupted(mark: str | None, index: int, shape: StepShape) -> bool:
+    """Whether an earlier execution died with this step in flight (never for a repeatable
+    one). `mark`: the marker the previous checkpoint carried for this step."""
     if shape.repeatable:
         return False  # re-sent after a crash either way
-    token = started.mark if index == 0 else None
-    return not written_here(token or _mark(index))
+    return not written_here(mark or _mark(index))
 
 
 @DBOS.workflow(name="reqflo.instance", max_recovery_attempts=MAX_RECOVERY_ATTEMPTS)
@@ -97,9 +119,13 @@ def instance_workflow(ref_data: dict[str, Any]) -> str:
     exchanges: list[Exchange] = []
     if started.prepared.failed is None:
         snapshot = InstanceSnapshot(inputs=started.prepared.inputs)
+        mark = started.mark
         for index, shape in enumerate(started.steps):
-            interrupted = _interrupted(started, index, shape)
-            done = Exchange.model_validate(_exchange(ref, snapshot, index, interrupted))
+            interrupted = _interrupted(mark, index, shape)
+            done = Exchange.model_validate(
+                _exchange(ref, snapshot, index, interrupted, started.steps)
+            )
+            mark = done.next_mark
             exchanges.append(done)
             snapshot = instance.advance(snapshot, done)
             if not instance.continues(shape, done.result):

@@ -7,7 +7,7 @@ and the run's settings come from the run's spec, see reqflo.cloud.durable.specs)
 `InstanceJob` (one instance of a run, in memory), `Prepared` (the outcome of the
 pre-flight checks), `Started` (the first checkpoint of an instance: `Prepared`, the
 shape of each step and the first step's "about to send" marker), `Exchange` (the outcome
-of one checkpointed step) and the stable child workflow id
+of one checkpointed step, with the next step's marker) and the stable child workflow id
 `instance_workflow_id(run_id, index)` == `"{run_id}:{index}"`.
 None of them ever holds a secret value.
 """
@@ -146,9 +146,11 @@ class Started(_Model):
 
 
 class Exchange(_Model):
-    """One checkpointed step: the redacted result plus what the next step needs."""
+    """One checkpointed step: the redacted result plus what the next step needs, and
+    the next step's "about to send" marker when it is not repeatable and will be sent."""
 
     result: StepResult
     step: SavedStep
     cookies: tuple[SavedCookie, ...] = ()
     logs: tuple[str, ...] = ()
+    next_mark: str | None = None
