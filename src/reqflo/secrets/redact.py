@@ -39,6 +39,12 @@ every group is found, the longest match at each start kept, overlapping matches 
 merged, and text that is already a `MASK` is left alone, so `redact` is idempotent:
 `redact(redact(t)) == redact(t)`. When a secret contains `[` or `]` a match could span a
 mask's edge; redaction then repeats until nothing changes, which also keeps it idempotent.
+
+Quick test: an unreserved character of a form is matched only literally, so every match
+of a form contains the form's *core* (its longest run of unreserved characters). Before
+any pattern runs, `redact` looks for the cores of every group (and the derived literals)
+with `in`; a text containing none of them is returned as is, which is the common case.
+A form with no core (a secret made only of escaped characters) turns the test off.
 """
 
 from __future__ import annotations
