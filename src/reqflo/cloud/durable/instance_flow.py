@@ -10,7 +10,10 @@ Checkpoints, in order:
 * per plan step `reqflo.exchange`, whose checkpoint is the redacted StepResult, the
   step's saved response, the cookie jar and, when the instance goes on to a step that
   is not repeatable, that next step's marker;
-* `reqflo.report`: the InstanceResult sent to the sink.
+then the InstanceResult (made from the checkpoints) goes to the sink, and the status is
+the workflow's output. That report is no checkpoint of its own: a worker that dies
+after it and before the workflow's end reports the same instance again on recovery
+(the sink upserts; the progress stream may show its `instance_finished` twice).
 
 So the marker of a step that is not safe to repeat is written in the checkpoint just
 before it (`start` or the previous `exchange`), always before the request can leave,
@@ -95,8 +98,9 @@ def _marked_next(shapes: tuple[StepShape, ...], step_index: int, result: StepRes
     return instance.continues(shapes[step_index], result)
 
 
-@DBOS.step(name="reqflo.report")
 def _report(ref: InstanceRef, prepared: Prepared, exchanges: list[Exchange]) -> str:
+    """Not a checkpoint: the workflow's own output records the status. Replayed only if
+    a worker died between the report and the workflow's end; the sink is idempotent."""
     this, runtime = job(ref), rt()
     result = instance.finish(this, prepared, exchanges, runtime)
     runtime.sink.instance_finished(ref.run_id, result)
