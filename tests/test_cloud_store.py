@@ -190,3 +190,21 @@ def test_environments_upsert(store: Store) -> None:
     found = store.environment("staging")
     assert found is not None and found.values == {"base_url": "http://b"}
     assert "staging" in [e.name for e in store.environments()]
+
+
+def test_run_counts_follow_an_instance_saved_again_with_another_status(
+    store: Store, artifact: Artifact
+) -> None:
+    store.put_artifact(artifact)
+    run, _ = store.create_run(new_run(artifact, instances=3))
+    sink = StoreSink(store)
+    counts = []
+    for index, status in ((0, "failed"), (1, "passed"), (0, "passed"), (2, "indeterminate"),
+                          (1, "error"), (1, "error"), (2, "failed")):  # fmt: skip
+        sink.instance_finished(run.id, InstanceResult(index=index, key=str(index), status=status))
+        live = store.run(run.id)
+        assert live is not None
+        counts.append((live.passed, live.failed, live.errored))
+    assert counts == [(0, 1, 0), (1, 1, 0), (2, 0, 0), (2, 0, 1), (1, 0, 2), (1, 0, 2), (1, 1, 1)]
+    statuses = [i.status for i in store.instances(run.id)]
+    assert statuses == ["passed", "error", "failed"]

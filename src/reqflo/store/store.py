@@ -271,8 +271,10 @@ class Store:
     def save_instance(
         self, run_id: str, result: InstanceResult, events: list[NewEvent] | None = None
     ) -> None:
-        """Upsert the instance's result and the run's counts; `events` (emitted before
-        the result) are stored first, in the same transaction."""
+        """Upsert the instance's result and move the run's counts by the change (no
+        recount of every instance: a run of n rows costs O(n), not O(n²)); saves of one
+        run are serialised on the run's row. `events` (emitted before the result) are
+        stored first, in the same transaction."""
         record = {
             "run_id": run_id, "index": result.index, "key": result.key,
             "status": result.status, "result": result.model_dump(mode="json"),
@@ -281,9 +283,17 @@ class Store:
         with self.session() as session:
             if events:
                 _insert_events(session, events)
+            run = update(RunRow).where(RunRow.id == run_id)
+            session.execute(run.values(total=RunRow.total))  # lock the run row first
+            before = session.scalar(
+                select(InstanceRow.status).where(
+                    InstanceRow.run_id == run_id, InstanceRow.index == result.index
+                )
+            )
             upsert(session, InstanceRow, record, ["run_id", "index"])
-            counts = _instance_counts(session, run_id)
-            session.execute(update(RunRow).where(RunRow.id == run_id).values(**counts))
+            changes = _count_changes(before, result.status)
+            if changes:
+                session.execute(run.values(**changes))
 
     def finish_run(self, run_id: str, summary: RunSummary, error: str | None = None) -> None:
         """Record the outcome; a cancelled run stays cancelled."""
@@ -346,15 +356,20 @@ def _filtered(where: RunFilter) -> Select[RunRow]:
     return query
 
 
-def _instance_counts(session: Session, run_id: str) -> dict[str, int]:
-    rows = session.execute(
-        select(InstanceRow.status, func.count())
-        .where(InstanceRow.run_id == run_id)
-        .group_by(InstanceRow.status)
-    )
-    by_status = {status: count for status, count in rows}
-    passed, failed = by_status.pop("passed", 0), by_status.pop("failed", 0)
-    return {"passed": passed, "failed": failed, "errored": sum(by_status.values())}
+def _count_column(status: str) -> str:
+    return status if status in ("passed", "failed") else "errored"
+
+
+def _count_changes(before: str | None, after: str) -> dict[str, Any]:
+    """The run-row count updates when an instance goes from `before` (None: new) to
+    `after` (`errored` counts every status but passed and failed)."""
+    new = _count_column(after)
+    if before is None:
+        return {new: getattr(RunRow, new) + 1}
+    old = _count_column(before)
+    if old == new:
+        return {}
+    return {old: getattr(RunRow, old) - 1, new: getattr(RunRow, new) + 1}
 
 
 __all__ = ["TERMINAL_STATUSES", "NewEvent", "RunFilter", "Store", "token_digest"]
