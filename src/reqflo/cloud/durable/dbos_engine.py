@@ -143,8 +143,8 @@ def _run_finished(spec: RunSpec, started_at: float, tally: dict[str, int]) -> di
         started_at=started_at,
         duration_ms=round((time.time() - started_at) * 1000, 3),
     )
-    rt.sink.run_finished(spec.run_id, summary)
-    rt.emit(spec.run_id, RunFinished(summary=summary))
+    rt.emit(spec.run_id, RunFinished(summary=summary))  # first: a stream that sees the
+    rt.sink.run_finished(spec.run_id, summary)  # run ended has every event (as in-process)
     return summary.model_dump(mode="json")
 
 
