@@ -265,3 +265,12 @@ def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
     )
+
+
+def test_an_environment_value_json_cannot_write_as_utf8_is_still_read(home: Path) -> None:
+    """A YAML escape can give a lone surrogate; caching it must neither fail nor alter it."""
+    _write(Path("environments/dev.yaml"), 'odd: "\\ud800x"\nbase_url: http://a\n')
+    for _ in range(2):  # parsed, then (if it was cached) read back
+        values = Project(Path.cwd().resolve()).environment("dev")
+        assert values == {"odd": "\ud800x", "base_url": "http://a"}
+    assert not list(home.rglob("*.tmp"))

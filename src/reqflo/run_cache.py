@@ -142,7 +142,7 @@ def cached_environment(text: str) -> dict[str, Any] | None:
 
 def record_environment(text: str, values: dict[str, Any]) -> None:
     if _plain(values):
-        _write(_environment_file(text), json.dumps(values, ensure_ascii=False))
+        _write(_environment_file(text), json.dumps(values))  # ASCII: lone surrogates too
 
 
 def _environment_file(text: str) -> Path:
@@ -171,5 +171,5 @@ def _write(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
-    except OSError:
+    except (OSError, UnicodeEncodeError):
         tmp.unlink(missing_ok=True)
