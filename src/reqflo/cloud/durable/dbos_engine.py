@@ -274,7 +274,7 @@ class DbosEngine:
             INSTANCE_QUEUE,
             worker_concurrency=self.config.worker_concurrency,
             global_concurrency=self.config.global_concurrency,
-            polling_interval_sec=poll,
+            polling_interval_sec=min(poll, self.config.instance_poll_s),
         )
 
     def submit(self, spec: RunSpec) -> None:

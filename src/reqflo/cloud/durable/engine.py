@@ -32,7 +32,11 @@ class EngineConfig:
     worker_concurrency: int = 20  # instances running at once in this worker process
     global_concurrency: int | None = None  # instances running at once across all workers
     run_concurrency: int = 50  # runs (parent workflows) coordinated at once per worker
-    poll_interval_s: float = 0.5
+    poll_interval_s: float = 0.5  # run queue and notifications
+    # How often this process looks for enqueued instances: it bounds how long a freed
+    # slot stays empty (bench, 500 rows on SQLite: 0.1 s gave ~10-15% more journeys/s
+    # than 0.5 s, for ~2.5% of a core more while idle).
+    instance_poll_s: float = 0.1
 
 
 class DurableEngine(Protocol):
