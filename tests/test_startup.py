@@ -152,6 +152,54 @@ def test_every_module_the_compiler_loads_is_in_its_fingerprint() -> None:
     assert loaded <= set(run_cache.COMPILER_MODULES)
 
 
+COMPILE_EVERYTHING = """\
+journey:
+  name: Uses every checker
+  steps:
+    - id: one
+      request: {url: "http://x/"}
+      assertions:
+        - {type: json_path, path: "$.items[?@.n > 1].id", operator: exists}
+        - {type: json_schema, schema: {type: object, required: [id]}}
+        - {type: body, operator: matches, expected: "^ok"}
+"""
+
+
+def test_every_package_a_compile_loads_is_versioned_in_the_fingerprint(tmp_path: Path) -> None:
+    """A compile judges JSONPaths and schemas with third-party packages: upgrading one
+    must be a miss, so the distributions where each of them lives are in the key."""
+    _write(tmp_path / "j.yaml", COMPILE_EVERYTHING)
+    code = (
+        "import sys, json, sysconfig; from pathlib import Path; "
+        "from reqflo.compiler import check_file; "
+        "assert check_file(Path('j.yaml')).artifact is not None; "
+        "std = Path(sysconfig.get_paths()['stdlib']).resolve(); "
+        "files = [Path(m.__file__).resolve() for m in list(sys.modules.values()) "
+        "if getattr(m, '__file__', None)]; "
+        "print(json.dumps(sorted({str(f) for f in files if 'site-packages' in f.parts})))"
+    )
+    done = _python(code, tmp_path)
+    assert done.returncode == 0, done.stderr
+    loaded = [Path(f) for f in json.loads(done.stdout)]
+    assert any(f.parent.name == "jsonschema" for f in loaded)  # the schema was judged
+    folders = {folder.resolve() for folder in run_cache.dependency_dirs()}
+    outside = [f for f in loaded if not any(f.is_relative_to(d) for d in folders)]
+    assert outside == []
+
+
+def test_installing_or_upgrading_a_distribution_changes_what_is_installed(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "jsonschema-4.0.0.dist-info").mkdir()
+    (tmp_path / "jsonschema").mkdir()
+    before = run_cache.installed({tmp_path})
+    (tmp_path / "jsonschema-4.0.0.dist-info").rename(tmp_path / "jsonschema-4.1.0.dist-info")
+    upgraded = run_cache.installed({tmp_path})
+    (tmp_path / "referencing-0.1.dist-info").mkdir()
+    assert len({before, upgraded, run_cache.installed({tmp_path})}) == 3
+    assert "jsonschema-4.1.0.dist-info" in upgraded
+
+
 # ------------------------------------------------------------ environment files
 
 

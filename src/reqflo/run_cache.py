@@ -7,14 +7,17 @@ never need clearing (deleting them is always safe):
 - `builds/<key[:2]>/<key>`: the id of the artifact that compiling a journey gave. The key
   covers the journey's text, the path shown for it (it is kept in the artifact's
   SourceInfo) and the compiler's fingerprint: the source of every module the compiler
-  runs, and the versions of Python, Pydantic and ruamel.yaml. Compiling reads no other
-  file (multipart `file:` parts are read when the step runs), so a changed journey or
-  a changed compiler is a miss. The entry also holds the SHA-256 of the artifact file
-  that compile stored, and a hit is served only if that file is unchanged (the same
-  plan id can be stored by another compile, e.g. of a reformatted copy, with other
-  source positions), still verifies, and names this path and this text's SHA-256 (an
-  entry is not written if the file changed while it compiled); anything else is a miss
-  and the caller compiles as before, which stores the file and the entry anew.
+  runs, Python's version and the distributions (name and version) installed where the
+  packages it uses live (Pydantic, ruamel.yaml, python-jsonpath and jsonschema, which
+  judge paths and schemas at compile time, rfc8785), so installing or upgrading any of
+  them is a miss. Compiling reads no other file (multipart `file:` parts are read when
+  the step runs), so a changed journey or a changed compiler is a miss. The entry also
+  holds the SHA-256 of the artifact file that compile stored, and a hit is served only
+  if that file is unchanged (the same plan id can be stored by another compile, e.g. of
+  a reformatted copy, with other source positions), still verifies, and names this path
+  and this text's SHA-256 (an entry is not written if the file changed while it
+  compiled); anything else is a miss and the caller compiles as before, which stores
+  the file and the entry anew.
 - `environments/<key[:2]>/<key>.json`: the values of an environment file whose text
   and YAML parser are unchanged, when they are plain JSON data (a file holding dates
   or other YAML-only types is parsed every time). Errors are never cached.
@@ -72,15 +75,38 @@ def yaml_fingerprint() -> str:
     return hashlib.sha256(sys.version.encode() + b"\0" + version).hexdigest()
 
 
+# Third-party packages a compile imports; every package it loads lives in their folders
+# (tests/test_startup.py checks that), so `installed` covers their dependencies too.
+COMPILER_DEPENDENCIES = ("jsonpath", "jsonschema", "pydantic", "pydantic_core", "rfc8785", "ruamel")
+
+
 @lru_cache(maxsize=1)
 def compiler_fingerprint() -> str:
-    from pydantic.version import VERSION
-    from pydantic_core import __version__ as core_version
-
-    digest = hashlib.sha256(f"{yaml_fingerprint()}\0{VERSION}\0{core_version}".encode())
+    digest = hashlib.sha256(f"{sys.version}\0{installed(dependency_dirs())}".encode())
     for name in COMPILER_MODULES:
         digest.update(b"\0" + name.encode() + b"\0" + (PACKAGE / name).read_bytes())
     return digest.hexdigest()
+
+
+def dependency_dirs() -> set[Path]:
+    """The folders (site-packages) the compiler's third-party packages are imported from."""
+    from importlib.util import find_spec
+
+    folders = set()
+    for name in COMPILER_DEPENDENCIES:
+        spec = find_spec(name)
+        for location in (spec.submodule_search_locations or ()) if spec else ():
+            folders.add(Path(location).parent)
+    return folders
+
+
+def installed(folders: set[Path]) -> str:
+    """The distributions (`name-version.dist-info`) installed in these folders."""
+    found = []
+    for folder in sorted(folders):
+        with os.scandir(folder) as entries:
+            found += sorted(e.name for e in entries if e.name.endswith((".dist-info", ".egg-info")))
+    return "\0".join(found)
 
 
 def build_key(display: str, text: str) -> str:
