@@ -5,6 +5,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -107,3 +108,41 @@ def test_events_cross_the_queue_as_plain_data_and_come_back_equal() -> None:
     assert back_result.steps[0].attempts[0].response.model_fields_set == {
         "status", "timings", "body"
     }  # fmt: skip
+
+
+def test_a_finished_instance_reaches_the_parent_while_its_worker_is_still_busy() -> None:
+    """Instances are sent in groups, but none waits for the next one to finish: a worker
+    that finished two instances and is then busy for seconds has already sent them."""
+    import asyncio
+    import time
+
+    from reqflo.parallel import FLUSH_SECONDS, run_parallel
+    from reqflo.runner.events import InstanceFinished, RunStarted
+    from reqflo.runner.results import InstanceResult
+
+    def run(rows: object, reporter: Any) -> None:
+        async def body() -> None:
+            for index in (0, 1):
+                result = InstanceResult(index=index, key=f"k{index}", status="passed")
+                reporter.handle(InstanceFinished(result=result))
+            await asyncio.sleep(3)  # a long third instance
+
+        asyncio.run(body())
+
+    class Arrivals:
+        def __init__(self) -> None:
+            self.times: list[float] = []
+
+        def handle(self, event: Any) -> None:
+            if isinstance(event, InstanceFinished):
+                self.times.append(time.monotonic())
+
+        def close(self) -> None:
+            return None
+
+    arrivals = Arrivals()
+    started = RunStarted(run_id="r", artifact_id="a" * 64, journey="j", total=2, started_at=0)
+    clock = time.monotonic()
+    summary = run_parallel(1, lambda i, n: iter(()), 2, run, arrivals, started)  # type: ignore[arg-type]
+    assert summary.passed == 2 and len(arrivals.times) == 2
+    assert max(arrivals.times) - clock < 1.5 + FLUSH_SECONDS  # not after the 3 s wait

@@ -17,12 +17,15 @@ What crosses the queue is cheap to pickle: each event as its class and its
 `model_dump(exclude_unset=True)` (plain dicts and tuples; pickling the nested models
 themselves costs a Python `__setstate__` per model), rebuilt by `model_validate` in the
 parent into an equal model with the same set fields. Finished instances are sent in
-groups of up to BATCH_INSTANCES, or whatever finished within FLUSH_SECONDS, so the
-queue is not paid per instance; a worker flushes the rest when its share is done.
+groups: a group is sent once it holds BATCH_INSTANCES, or FLUSH_SECONDS after its
+first instance finished (a timer on the worker's event loop, so no instance waits for
+another to finish), so the queue is not paid per instance; a worker flushes the rest
+when its share is done.
 """
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
@@ -75,7 +78,7 @@ class _QueueReporter:
         self.kinds = kinds
         self.pending: dict[int, list[Packed]] = {}
         self.ready: list[list[Packed]] = []
-        self.flushed = time.monotonic()
+        self.timer: asyncio.TimerHandle | None = None  # the flush of `ready`, when due
 
     def handle(self, event: AnyEvent) -> None:
         if event.kind not in self.kinds:
@@ -84,18 +87,21 @@ class _QueueReporter:
             batch = self.pending.pop(event.result.index, [])
             batch.append(pack(event))
             self.ready.append(batch)
-            now = time.monotonic()
-            if len(self.ready) >= BATCH_INSTANCES or now - self.flushed >= FLUSH_SECONDS:
-                self.flush(now)
+            if len(self.ready) >= BATCH_INSTANCES:
+                self.flush()
+            elif self.timer is None:
+                self.timer = _flush_later(self.flush)
         else:
             assert isinstance(event, InstanceStarted | StepStarted | StepFinished)
             self.pending.setdefault(event.instance, []).append(pack(event))
 
-    def flush(self, now: float | None = None) -> None:
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.ready:
             self.queue.put(self.ready)
             self.ready = []
-        self.flushed = time.monotonic() if now is None else now
 
     @property
     def event_kinds(self) -> frozenset[str]:
@@ -103,6 +109,16 @@ class _QueueReporter:
 
     def close(self) -> None:
         self.flush()
+
+
+def _flush_later(flush: Callable[[], None]) -> asyncio.TimerHandle | None:
+    """Call `flush` in FLUSH_SECONDS on the running event loop (the worker's engine);
+    outside one, at once."""
+    try:
+        return asyncio.get_running_loop().call_later(FLUSH_SECONDS, flush)
+    except RuntimeError:
+        flush()
+        return None
 
 
 def run_parallel(
