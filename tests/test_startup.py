@@ -322,3 +322,19 @@ def test_an_environment_value_json_cannot_write_as_utf8_is_still_read(home: Path
         values = Project(Path.cwd().resolve()).environment("dev")
         assert values == {"odd": "\ud800x", "base_url": "http://a"}
     assert not list(home.rglob("*.tmp"))
+
+
+def test_importing_the_cli_leaves_the_importers_garbage_collectable(tmp_path: Path) -> None:
+    """The CLI pauses the cycle collector while it imports; a program or test that imports
+    it gets the collector back as it was, and its own garbage is still collected."""
+    code = (
+        "import gc, weakref\n"
+        "gc.set_threshold(10**9)  # no automatic collection before the import\n"
+        "class Cycle: pass\n"
+        "c = Cycle(); c.me = c; alive = weakref.ref(c); del c\n"
+        "import reqflo.cli\n"
+        "gc.collect()\n"
+        "print(gc.isenabled(), alive() is None)\n"
+    )
+    done = _python(code, tmp_path)
+    assert done.stdout.split() == ["True", "True"], done.stderr

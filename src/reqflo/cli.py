@@ -416,9 +416,8 @@ def artifact_list() -> None:
 from reqflo.cli_cloud import register  # noqa: E402
 
 register(app)
-if _COLLECTING_BEFORE_IMPORT:  # an importer (tests) gets it back; main() pauses it again
-    gc.freeze()  # the imported modules live as long as the process: never rescan them
-    gc.enable()
+if _COLLECTING_BEFORE_IMPORT:  # an importer (tests) gets it back as it was, nothing frozen
+    gc.enable()  # (main() pauses it again; start_collecting() freezes what start-up made)
 
 
 @app.command()
