@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 _COLLECTING_BEFORE_IMPORT = gc.isenabled()
 gc.disable()  # for this module's imports (Typer, Rich): see start_collecting()
@@ -33,6 +33,11 @@ from rich.console import Console  # noqa: E402
 from rich.text import Text  # noqa: E402
 
 from reqflo import __version__  # noqa: E402
+
+if TYPE_CHECKING:  # imported inside the commands that use them (start-up time)
+    from reqflo.artifact import Artifact
+    from reqflo.compiler import CheckResult
+    from reqflo.local import LocalRunOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STEP_ERROR, EXIT_INTERNAL = 0, 1, 2, 3, 4
 DEFAULT_CONCURRENCY = 20  # local runs; cloud runs default to the service's settings
@@ -152,10 +157,7 @@ def validate(
         raise typer.Exit(EXIT_INVALID)
 
 
-def _result_json(result: object) -> dict[str, object]:
-    from reqflo.compiler import CheckResult
-
-    assert isinstance(result, CheckResult)
+def _result_json(result: CheckResult) -> dict[str, object]:
     return {
         "file": result.parsed.source.file,
         "valid": not result.errors,
@@ -174,10 +176,7 @@ def _result_json(result: object) -> dict[str, object]:
     }
 
 
-def _print_check(console: Console, result: object) -> None:
-    from reqflo.compiler import CheckResult
-
-    assert isinstance(result, CheckResult)
+def _print_check(console: Console, result: CheckResult) -> None:
     if result.diagnostics:
         print_diagnostics(console, result.render())
         console.print()
@@ -324,15 +323,13 @@ def run(
 
 
 def _run_locally(
-    journey: str, options: object, sets: list[str], outputs: list[str], verbose: bool
+    journey: str, options: LocalRunOptions, sets: list[str], outputs: list[str], verbose: bool
 ) -> int:
     from dataclasses import replace
 
     from reqflo.diagnostics import DataFileError, SecretsFileError
-    from reqflo.local import LocalRunOptions
     from reqflo.project import UsageError, parse_assignments, resolve_journey
 
-    assert isinstance(options, LocalRunOptions)
     err = _console(stderr=True)
     try:
         artifact, checked, project = resolve_journey(journey, Path.cwd())
@@ -348,15 +345,17 @@ def _run_locally(
 
 
 def _execute(
-    artifact: object, project_root: Path, options: object, outputs: list[str], verbose: bool
+    artifact: Artifact,
+    project_root: Path,
+    options: LocalRunOptions,
+    outputs: list[str],
+    verbose: bool,
 ) -> int:
-    from reqflo.artifact import Artifact
-    from reqflo.local import LocalRunOptions, run_local, unknown_columns
+    from reqflo.local import run_local, unknown_columns
     from reqflo.project import Project
     from reqflo.report import ConsoleReporter, Fanout, open_reporters, parse_output_spec
     from reqflo.runner.results import exit_code
 
-    assert isinstance(artifact, Artifact) and isinstance(options, LocalRunOptions)
     to_stdout = any(parse_output_spec(o).path is None for o in outputs)
     console = _console(stderr=to_stdout)
     if options.data is not None:
