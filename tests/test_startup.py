@@ -140,18 +140,6 @@ def test_a_journey_edited_while_it_compiles_is_not_indexed(
     assert checked is not None and again is not None and again.plan.inputs[0].default == "ada"
 
 
-def test_every_module_the_compiler_loads_is_in_its_fingerprint() -> None:
-    code = (
-        "import sys, json, reqflo.compiler; "
-        "print(json.dumps(sorted(m.__file__ for n, m in sys.modules.items() "
-        "if n.startswith('reqflo') and getattr(m, '__file__', None))))"
-    )
-    files = json.loads(_python(code, Path.cwd()).stdout)
-    package = run_cache.PACKAGE
-    loaded = {Path(f).resolve().relative_to(package).as_posix() for f in files}
-    assert loaded <= set(run_cache.COMPILER_MODULES)
-
-
 COMPILE_EVERYTHING = """\
 journey:
   name: Uses every checker
@@ -165,26 +153,27 @@ journey:
 """
 
 
-def test_every_package_a_compile_loads_is_versioned_in_the_fingerprint(tmp_path: Path) -> None:
-    """A compile judges JSONPaths and schemas with third-party packages: upgrading one
-    must be a miss, so the distributions where each of them lives are in the key."""
+def test_everything_a_compile_loads_is_in_the_compiler_fingerprint(tmp_path: Path) -> None:
+    """Every reqflo module a compile runs is hashed, and every third-party package it uses
+    (python-jsonpath and jsonschema judge paths and schemas) lives where the installed
+    distributions are listed, so changing or upgrading any of them is a miss."""
     _write(tmp_path / "j.yaml", COMPILE_EVERYTHING)
     code = (
-        "import sys, json, sysconfig; from pathlib import Path; "
+        "import sys, json; from pathlib import Path; "
         "from reqflo.compiler import check_file; "
         "assert check_file(Path('j.yaml')).artifact is not None; "
-        "std = Path(sysconfig.get_paths()['stdlib']).resolve(); "
-        "files = [Path(m.__file__).resolve() for m in list(sys.modules.values()) "
-        "if getattr(m, '__file__', None)]; "
-        "print(json.dumps(sorted({str(f) for f in files if 'site-packages' in f.parts})))"
+        "print(json.dumps([m.__file__ for m in list(sys.modules.values()) "
+        "if getattr(m, '__file__', None)]))"
     )
     done = _python(code, tmp_path)
     assert done.returncode == 0, done.stderr
-    loaded = [Path(f) for f in json.loads(done.stdout)]
-    assert any(f.parent.name == "jsonschema" for f in loaded)  # the schema was judged
+    loaded = {Path(f).resolve() for f in json.loads(done.stdout)}
+    ours = {f.relative_to(run_cache.PACKAGE).as_posix() for f in loaded if f.is_relative_to(SRC)}
+    assert "checks.py" in ours and ours <= set(run_cache.COMPILER_MODULES)
+    installed = [f for f in loaded if "site-packages" in f.parts]
+    assert any(f.parent.name == "jsonschema" for f in installed)  # the schema was judged
     folders = {folder.resolve() for folder in run_cache.dependency_dirs()}
-    outside = [f for f in loaded if not any(f.is_relative_to(d) for d in folders)]
-    assert outside == []
+    assert [f for f in installed if not any(f.is_relative_to(d) for d in folders)] == []
 
 
 def test_installing_or_upgrading_a_distribution_changes_what_is_installed(
