@@ -37,7 +37,7 @@ def _run(project: Path, *extra: str) -> tuple[int, dict[str, object], list[dict[
 
 
 def test_workers_give_the_same_results_as_one_process(project: Path) -> None:
-    code_one, one, _ = _run(project)
+    code_one, one, events_one = _run(project)
     code_two, two, events = _run(project, "--workers", "2")
     assert code_one == code_two == 1  # c-big's quantity fails its assertion
     assert two["summary"]["total"] == 31 and two["summary"]["failed"] == 1
@@ -51,6 +51,38 @@ def test_workers_give_the_same_results_as_one_process(project: Path) -> None:
     assert kinds.count("instance_started") == 31  # ndjson wants every kind: none skipped
     assert kinds.count("step_started") == kinds.count("step_finished") > 31
     _assert_one_batch_per_instance(events[1:-1])
+    # every instance and every event is the same data as in one process (but for times)
+    assert _by_index(two["instances"]) == _by_index(one["instances"])
+    assert _instance_events(events) == _instance_events(events_one)
+
+
+VOLATILE = {"started_at", "duration_ms", "total_ms", "run_id"}
+
+
+def _timeless(value: object) -> object:
+    if isinstance(value, list) and len(value) == 2 and value[0] == "Date":
+        return ["Date", "..."]
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_timeless(item) for item in value]
+    return value
+
+
+def _by_index(instances: object) -> list[object]:
+    assert isinstance(instances, list)
+    return [_timeless(i) for i in sorted(instances, key=lambda i: i["index"])]
+
+
+def _instance_events(events: list[dict[str, object]]) -> list[object]:
+    def order(event: dict[str, object]) -> int:
+        result = event.get("result")
+        index = event.get("instance", result.get("index") if isinstance(result, dict) else -1)
+        assert isinstance(index, int)
+        return index
+
+    inner = [e for e in events if e["kind"] not in {"run_started", "run_finished"}]
+    return [_timeless(e) for e in sorted(inner, key=order)]  # stable: keeps each one's order
 
 
 def _assert_one_batch_per_instance(events: list[dict[str, object]]) -> None:
