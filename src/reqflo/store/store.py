@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, Select, func, insert, select, update
+from sqlalchemy import Engine, Select, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -336,7 +336,8 @@ class Store:
 
 
 def _insert_events(session: Session, events: list[NewEvent]) -> None:
-    session.execute(insert(EventRow), [asdict(e) for e in events])
+    table = cast(Table, EventRow.__table__)  # Core insert: no ORM bulk-insert machinery
+    session.execute(insert(table), [asdict(e) for e in events])
 
 
 def _filtered(where: RunFilter) -> Select[RunRow]:
