@@ -196,7 +196,7 @@ def test_environment_values_are_cached_by_text(home: Path, write_env: Callable[.
     path = write_env(Path.cwd(), "dev", base_url="http://a", n=1, ok=True, x=None, f=1.5)
     project = Project(Path.cwd().resolve())
     first = project.environment("dev")
-    assert list((home / "cache" / "environments").rglob("*.json"))
+    assert list((home / "cache" / "environments").rglob("*/*"))
     assert project.environment("dev") == first == json.loads(path.read_text(encoding="utf-8"))
     path.write_text("base_url: http://b\n", encoding="utf-8")
     assert project.environment("dev") == {"base_url": "http://b"}
@@ -327,3 +327,14 @@ def test_importing_the_cli_leaves_the_importers_garbage_collectable(tmp_path: Pa
     )
     done = _python(code, tmp_path)
     assert done.stdout.split() == ["True", "True"], done.stderr
+
+
+def test_a_corrupted_environment_cache_entry_is_never_served(home: Path) -> None:
+    path = _write(Path("environments/dev.yaml"), "base_url: http://right\nn: 1\n")
+    project = Project(Path.cwd().resolve())
+    assert project.environment("dev") == {"base_url": "http://right", "n": 1}
+    [entry] = (home / "cache" / "environments").rglob("*/*")
+    entry.write_text(entry.read_text(encoding="utf-8").replace("right", "wrong"), "utf-8")
+    assert project.environment("dev") == {"base_url": "http://right", "n": 1}
+    assert "wrong" not in entry.read_text(encoding="utf-8")  # parsed again and rewritten
+    assert path.read_text(encoding="utf-8").startswith("base_url: http://right")

@@ -18,9 +18,11 @@ never need clearing (deleting them is always safe):
   and this text's SHA-256 (an entry is not written if the file changed while it
   compiled); anything else is a miss and the caller compiles as before, which stores
   the file and the entry anew.
-- `environments/<key[:2]>/<key>.json`: the values of an environment file whose text
-  and YAML parser are unchanged, when they are plain JSON data (a file holding dates
-  or other YAML-only types is parsed every time). Errors are never cached.
+- `environments/<key[:2]>/<key>`: the values of an environment file whose text and YAML
+  parser are unchanged, when they are plain JSON data (a file holding dates or other
+  YAML-only types is parsed every time): the SHA-256 of the JSON on the first line, the
+  JSON (ASCII) after it; an entry whose JSON does not match is a miss. Errors are never
+  cached.
 
 Files are written atomically with mode 0600; a cache that cannot be written is skipped.
 """
@@ -160,7 +162,9 @@ def _digest(text: str) -> str:
 
 def cached_environment(text: str) -> dict[str, Any] | None:
     try:
-        found = json.loads(_environment_file(text).read_text(encoding="utf-8"))
+        entry = _environment_file(text).read_text(encoding="ascii")
+        digest, _, data = entry.partition("\n")
+        found = json.loads(data) if _digest(data) == digest else None
     except (OSError, ValueError):
         return None
     return found if isinstance(found, dict) else None
@@ -168,12 +172,13 @@ def cached_environment(text: str) -> dict[str, Any] | None:
 
 def record_environment(text: str, values: dict[str, Any]) -> None:
     if _plain(values):
-        _write(_environment_file(text), json.dumps(values))  # ASCII: lone surrogates too
+        data = json.dumps(values)  # ASCII: lone surrogates too
+        _write(_environment_file(text), f"{_digest(data)}\n{data}")
 
 
 def _environment_file(text: str) -> Path:
     key = hashlib.sha256(f"environment\0{yaml_fingerprint()}\0{text}".encode()).hexdigest()
-    return cache_root() / "environments" / key[:2] / f"{key}.json"
+    return cache_root() / "environments" / key[:2] / key
 
 
 def _plain(value: Any) -> bool:
