@@ -77,33 +77,32 @@ class Project:
 
 
 def _read_environment(path: Path) -> dict[str, Any]:
-    """The file's values; parsed once per distinct text (run_cache), since ruamel.yaml
-    alone costs a one-row run a noticeable share of its start-up."""
+    """The file's values. Its YAML is parsed once per distinct text (run_cache: ruamel.yaml
+    alone costs a one-row run a noticeable share of its start-up); the rules of an
+    environment file are checked on every read, cached or not."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read the environment file: {exc}") from exc
-    cached = run_cache.cached_environment(text)
-    if cached is not None:
-        return cached
-    document = _parse_environment(path, text)
-    run_cache.record_environment(text, document)
+    document: object = run_cache.cached_environment(text)
+    if document is None:
+        document = _parse_yaml(path, text)
+        document = {} if document is None else document  # an empty file
+        if isinstance(document, dict):
+            run_cache.record_environment(text, document)
+    if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
+        raise UsageError(f"{path}: an environment file is a mapping of names to values")
     return document
 
 
-def _parse_environment(path: Path, text: str) -> dict[str, Any]:
+def _parse_yaml(path: Path, text: str) -> object:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
-        document = YAML(typ="safe").load(text)
+        return YAML(typ="safe").load(text)
     except YAMLError as exc:
         raise UsageError(f"{path}: cannot read the environment file: {exc}") from exc
-    if document is None:
-        return {}
-    if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
-        raise UsageError(f"{path}: an environment file is a mapping of names to values")
-    return document
 
 
 def _is_journey_file(path: Path, root: Path) -> bool:

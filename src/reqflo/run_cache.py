@@ -18,11 +18,12 @@ never need clearing (deleting them is always safe):
   and this text's SHA-256 (an entry is not written if the file changed while it
   compiled); anything else is a miss and the caller compiles as before, which stores
   the file and the entry anew.
-- `environments/<key[:2]>/<key>`: the values of an environment file whose text and YAML
-  parser are unchanged, when they are plain JSON data (a file holding dates or other
-  YAML-only types is parsed every time): the SHA-256 of the JSON on the first line, the
-  JSON (ASCII) after it; an entry whose JSON does not match is a miss. Errors are never
-  cached.
+- `environments/<key[:2]>/<key>`: what the YAML parser gave for an environment file's
+  text (the key: the text and the parser's version), when it is a mapping of plain JSON
+  data (a file holding dates or other YAML-only types is parsed every time): the SHA-256
+  of the JSON on the first line, the JSON (ASCII) after it; an entry whose JSON does not
+  match is a miss. Errors are never cached, and the reader checks the rules of an
+  environment file on cached data too (`reqflo.project`), so they can change freely.
 
 Files are written atomically with mode 0600; a cache that cannot be written is skipped.
 """
@@ -161,6 +162,7 @@ def _digest(text: str) -> str:
 
 
 def cached_environment(text: str) -> dict[str, Any] | None:
+    """The mapping `record_environment` stored for this text, if intact."""
     try:
         entry = _environment_file(text).read_text(encoding="ascii")
         digest, _, data = entry.partition("\n")
@@ -171,6 +173,7 @@ def cached_environment(text: str) -> dict[str, Any] | None:
 
 
 def record_environment(text: str, values: dict[str, Any]) -> None:
+    """Remember the YAML parser's mapping for this text, if JSON gives it back exactly."""
     if _plain(values):
         data = json.dumps(values)  # ASCII: lone surrogates too
         _write(_environment_file(text), f"{_digest(data)}\n{data}")
