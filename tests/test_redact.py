@@ -234,9 +234,10 @@ def test_redact_value_uses_the_callers_redact_function() -> None:
 
     value = {"k": ["s3cr3t-value", ("x",)], "n": 12, "b": True, "z": None}
     assert redactor.redact_value(value, remembering) == {
-        "k": [MASK, (("x",))],
+        "k": [MASK, ("x",)],
         "n": 12,
         "b": True,
         "z": None,
     }
-    assert seen == ["k", "s3cr3t-value", "x", "n", "12", "b", "z"]
+    # every key, string and number text went through the caller's function (any order)
+    assert sorted(seen) == sorted(["k", "s3cr3t-value", "x", "n", "12", "b", "z"])
