@@ -129,6 +129,9 @@ def journeys() -> dict[str, Any]:
         "post": make_artifact(
             LOGIN, post("slowpost", "{{ env.base_url }}/slowpost"), WHOAMI, needs=NEEDS
         ),
+        "postfirst": make_artifact(  # the marker of step 0 rides in the start checkpoint
+            post("slowfirst", "{{ env.base_url }}/slowfirst"), WHOAMI, needs=NEEDS
+        ),
         "postkey": make_artifact(
             LOGIN,
             post("slowkey", "{{ env.base_url }}/slowkey", {"Idempotency-Key": "k-1"}),
@@ -226,7 +229,7 @@ def wait_for(condition: Any, timeout: float) -> None:
 
 @pytest.fixture
 def target() -> Iterator[Target]:
-    server = Target({"slowget", "slowpost", "slowkey", "row2"})
+    server = Target({"slowget", "slowpost", "slowfirst", "slowkey", "row2"})
     server.start()
     yield server
     server.stop()
@@ -266,13 +269,14 @@ def test_kill_9_mid_step_and_mid_data_run(
         runs = {
             "get": queued("run-get", arts["get"], target.base_url),
             "post": queued("run-post", arts["post"], target.base_url),
+            "postfirst": queued("run-postfirst", arts["postfirst"], target.base_url),
             "postkey": queued("run-postkey", arts["postkey"], target.base_url),
             "rows": queued("run-rows", arts["rows"], target.base_url, rows=6, concurrency=2),
         }
         for run in runs.values():
             client.submit(run)
             client.submit(run)  # a duplicate submit is a no-op
-        in_flight = ["GET slowget", "POST slowpost", "POST slowkey", "GET row2"]
+        in_flight = ["GET slowget", "POST slowpost", "POST slowfirst", "POST slowkey", "GET row2"]
         wait_for(lambda: all(target.counts[k] == 1 for k in in_flight), 30)
         done = read_results(data_dir / "results.jsonl").instances
         finished_rows = {i for (run, i) in done if run == "run-rows"}
@@ -306,6 +310,7 @@ def check_counts(counts: Counter[str], finished_rows: set[int]) -> None:
     assert counts["GET login"] == 3  # once per run: a completed step is never re-sent
     assert counts["GET slowget"] == 2  # interrupted GET: re-sent
     assert counts["POST slowpost"] == 1  # interrupted POST without a key: not re-sent
+    assert counts["POST slowfirst"] == 1  # the same as the first step of its journey
     assert counts["POST slowkey"] == 2  # interrupted POST with Idempotency-Key: re-sent
     assert counts["GET whoami"] == 1  # only the GET run gets there
     assert counts["GET row2"] == 2
@@ -324,6 +329,9 @@ def check_results(results: SinkContents) -> None:
     assert [s.status for s in post_run.steps] == ["passed", "indeterminate"]
     assert post_run.steps[1].error is not None
     assert post_run.steps[1].error.code == "indeterminate"
+    first = results.instances[("run-postfirst", 0)]
+    assert [s.status for s in first.steps] == ["indeterminate"]
+    assert first.status == "indeterminate"
     assert results.instances[("run-postkey", 0)].status == "passed"
     assert results.summaries["run-post"].status == "indeterminate"
     rows = results.summaries["run-rows"]
