@@ -75,18 +75,15 @@ def _count_csv(path: Path) -> int | None:
     problem, which the full pass then reports exactly as `iter_rows` would."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = (fields for fields in csv.reader(handle, strict=True) if fields)
-            header = next(rows, None)
-            names = {field.strip() for field in header or ()}
-            if header is None or "" in names or len(names) != len(header):
-                return None
+            reader = csv.reader(handle, strict=True)
+            width = len(_csv_header(reader, str(path))[0])  # the same header rules
             count = 0
-            for fields in rows:
-                if len(fields) != len(header):
+            for fields in reader:
+                if fields and len(fields) != width:
                     return None
-                count += 1
+                count += bool(fields)
             return count
-    except (csv.Error, UnicodeDecodeError, OSError):
+    except (DataFileError, csv.Error, UnicodeDecodeError, OSError):
         return None
 
 
