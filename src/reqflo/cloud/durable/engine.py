@@ -19,7 +19,13 @@ from reqflo.artifact import SCHEMA_VERSION
 from reqflo.cloud.durable.cancel import CancelledRun
 from reqflo.cloud.durable.jobs import RunSpec
 
-APPLICATION_VERSION = f"reqflo-{__version__}-plan{SCHEMA_VERSION}"
+# The sequence of checkpointed steps an instance or run workflow records (names, order,
+# outputs). DBOS recovers a workflow only on workers of the same application version, and
+# replaying one recorded under another layout fails on a step mismatch; so any change to
+# the layout bumps this (2: no separate prepare/mark/report steps, markers ride in the
+# previous checkpoint, runs await batches of instances).
+CHECKPOINT_LAYOUT = 2
+APPLICATION_VERSION = f"reqflo-{__version__}-plan{SCHEMA_VERSION}-ckpt{CHECKPOINT_LAYOUT}"
 RUN_QUEUE = "reqflo-runs"
 INSTANCE_QUEUE = "reqflo-instances"
 
