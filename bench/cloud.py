@@ -6,9 +6,12 @@ it (so an idle service never adds load to the other tools' measurements):
 * `cloud sqlite`      `reqflo server --executor durable` on its embedded SQLite file in a
                       temporary data directory; the server's own durable executor is the
                       only worker;
-* `cloud pg +1w`      the same server on a fresh PostgreSQL database (127.0.0.1:5432,
-                      dropped afterwards) plus one `reqflo worker` process;
-* `cloud pg +2w`      the same with two `reqflo worker` processes.
+* `cloud pg +1w`      the server with `--api-only` (it submits, serves the API and
+                      follows the run, but executes nothing) on a fresh PostgreSQL
+                      database (127.0.0.1:5432, dropped afterwards) plus one
+                      `reqflo worker` process, the only executor;
+* `cloud pg +2w`      the same with two `reqflo worker` processes (so the ratio of the two
+                      shows what a second worker process adds).
 
 Setup (not timed): a token created directly in the database (`reqflo token create
 --db`), the server started and healthy, the workers registered (`/api/v1/workers`), the
@@ -70,12 +73,14 @@ class Service:
         if found is None:
             raise RuntimeError("reqflo token create printed no token")
         self.token = found.group(0)
+        api_only = ["--api-only"] if self.workers else []
         self._spawn("server", ["server", "--data-dir", str(data), "--port", str(self.port),
-                               "--executor", "durable", *db])  # fmt: skip
+                               "--executor", "durable", *api_only, *db])  # fmt: skip
         self._wait(lambda: self._get("/api/v1/health") is not None, "server health")
         for i in range(self.workers):
             self._spawn(f"worker{i}", ["worker", "--data-dir", str(data), *db])
-        self._wait(lambda: len(self._get("/api/v1/workers") or []) >= 1 + self.workers, "workers")
+        executors = self.workers or 1  # the workers, or the server's own executor
+        self._wait(lambda: len(self._get("/api/v1/workers") or []) >= executors, "workers")
         self._cli(["login", self.url, "--token", self.token])
         self._cli(["env", "push", "bench", "environments/bench.yaml"], cwd=project)
 

@@ -121,3 +121,19 @@ def test_secure_cookies_come_from_flag_environment_or_file(
     monkeypatch.setenv("REQFLO_SECURE_COOKIES", "0")
     assert ServerConfig.resolve(executor="inprocess").secure_cookies is False
     assert ServerConfig.resolve(executor="inprocess", secure_cookies=True).secure_cookies is True
+
+
+def test_api_only_comes_from_flag_environment_or_file_and_needs_the_durable_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQFLO_HOME", str(tmp_path))
+    monkeypatch.delenv("REQFLO_API_ONLY", raising=False)
+    monkeypatch.delenv("REQFLO_SERVER_CONFIG", raising=False)
+    assert ServerConfig.resolve(executor="durable").api_only is False
+    (tmp_path / "server.toml").write_text("api_only = true\n")
+    assert ServerConfig.resolve(executor="durable").api_only is True
+    monkeypatch.setenv("REQFLO_API_ONLY", "0")
+    assert ServerConfig.resolve(executor="durable").api_only is False
+    assert ServerConfig.resolve(executor="durable", api_only=True).api_only is True
+    with pytest.raises(ValueError, match="--api-only needs the durable executor"):
+        ServerConfig.resolve(executor="inprocess", api_only=True)

@@ -73,12 +73,17 @@ class ServerProcess:
     """`python -m reqflo.cli server ...` on 127.0.0.1:<free port>, ready when healthy."""
 
     def __init__(
-        self, data_dir: Path, db_url: str | None, env: dict[str, str], executor: str = "inprocess"
+        self,
+        data_dir: Path,
+        db_url: str | None,
+        env: dict[str, str],
+        executor: str = "inprocess",
+        options: tuple[str, ...] = (),
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "reqflo.cli", "server", "--data-dir", str(data_dir)]
-        args += ["--port", str(self.port), "--executor", executor]
+        args += ["--port", str(self.port), "--executor", executor, *options]
         if db_url:
             args += ["--db", db_url]
         self.log = data_dir.parent / f"server-{self.port}.log"

@@ -1,6 +1,7 @@
 """Scale-out: `reqflo server --executor durable` and a separate `reqflo worker` process on a
 fresh PostgreSQL database share the queue; a data run submitted to the API completes
-with every instance in the store, and the CLI follows it like a local run."""
+with every instance in the store, and the CLI follows it like a local run; with
+`--api-only` the server only submits and the worker runs everything."""
 
 from __future__ import annotations
 
@@ -43,6 +44,27 @@ def test_server_and_worker_share_the_postgres_queue(
             server.stop()
 
 
+def test_an_api_only_server_leaves_execution_to_the_workers(
+    tmp_path: Path, demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"REQFLO_HOME": str(tmp_path / "srv"), "REQFLO_SECRET_DEMO_PASSWORD": "demo-password"}
+    data_dir = tmp_path / "server"
+    with fresh_postgres() as db:
+        server = ServerProcess(data_dir, db, env, executor="durable", options=("--api-only",))
+        worker = start_worker(data_dir, db, env)
+        try:
+            _wait_for_workers(db, 1)
+            _run_through_the_cli(tmp_path, server, db, demo_url, monkeypatch, executors=1)
+        finally:
+            worker.terminate()
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(5)
+            server.stop()
+
+
 def _wait_for_workers(db: str, count: int, timeout: float = 60.0) -> None:
     engine = sa.create_engine(sqlalchemy_url(db))
     query = sa.text("select count(*) from reqflo_durable_workers")
@@ -62,7 +84,12 @@ def _wait_for_workers(db: str, count: int, timeout: float = 60.0) -> None:
 
 
 def _run_through_the_cli(
-    tmp_path: Path, server: ServerProcess, db: str, demo_url: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    server: ServerProcess,
+    db: str,
+    demo_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    executors: int = 2,
 ) -> None:
     cli = CliRunner()
     made = cli.invoke(app, ["token", "create", "--name", "a", "--role", "admin", "--db", db])
@@ -83,5 +110,6 @@ def _run_through_the_cli(
     detail = httpx.get(f"{server.url}/api/v1/runs/{runs[0]['id']}", headers=headers).json()
     assert detail["status"] == "passed" and len(detail["instances"]) == 20
     workers = httpx.get(f"{server.url}/api/v1/workers", headers=headers).json()
-    assert len(workers) >= 2  # the server's own executor and the separate worker
+    # the server's own executor and the separate worker, or only the worker (--api-only)
+    assert len(workers) == executors
     assert all(w["seconds_since_heartbeat"] < 30 for w in workers)

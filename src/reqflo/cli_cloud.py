@@ -65,6 +65,12 @@ def server(
             "--secure-cookies", help="Web UI cookies only over HTTPS (behind a TLS proxy)."
         ),
     ] = None,
+    api_only: Annotated[
+        bool | None,
+        typer.Option(
+            "--api-only", help="Submit runs but leave their execution to `reqflo worker`s."
+        ),
+    ] = None,
 ) -> None:
     """Start the Cloud Runner: HTTP API, web UI and executor in one process."""
     import logging
@@ -73,7 +79,9 @@ def server(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        config = ServerConfig.resolve(data_dir, db, host, port, executor, None, secure_cookies)
+        config = ServerConfig.resolve(
+            data_dir, db, host, port, executor, None, secure_cookies, api_only
+        )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     serve(config)

@@ -2,8 +2,10 @@
 
 Owns `ServerConfig` (flags > environment `REQFLO_DB_URL`, `REQFLO_SERVER_DATA_DIR`,
 `REQFLO_SERVER_HOST`, `REQFLO_SERVER_PORT`, `REQFLO_EXECUTOR`,
-`REQFLO_WEBHOOK_ALLOW_PRIVATE` > defaults: data directory `$REQFLO_HOME/server`, SQLite
-file `reqflo.db` in it, 127.0.0.1:8787, webhooks to private addresses refused),
+`REQFLO_WEBHOOK_ALLOW_PRIVATE`, `REQFLO_SECURE_COOKIES`, `REQFLO_API_ONLY` (submit only;
+`reqflo worker` processes execute) > `server.toml` > defaults: data directory
+`$REQFLO_HOME/server`, SQLite file `reqflo.db` in it, 127.0.0.1:8787, webhooks to
+private addresses refused),
 `open_store`, the executor choice (`durable` when reqflo.cloud.durable is importable,
 else `inprocess`), `serve` (uvicorn until SIGINT/SIGTERM, then the executor and the
 store close) and `store_sink`, the sink factory durable workers use
@@ -46,6 +48,7 @@ class ServerConfig:
     executor: str = "inprocess"
     webhook_allow_private: bool = False  # SSRF guard off for private addresses (admin)
     secure_cookies: bool = False  # web UI cookies marked Secure even on plain HTTP (TLS proxy)
+    api_only: bool = False  # durable: submit and cancel only; `reqflo worker` processes execute
 
     @classmethod
     def resolve(
@@ -57,6 +60,7 @@ class ServerConfig:
         executor: str | None = None,
         webhook_allow_private: bool | None = None,
         secure_cookies: bool | None = None,
+        api_only: bool | None = None,
     ) -> ServerConfig:
         """Flags win over environment variables, which win over the config file
         (`$REQFLO_SERVER_CONFIG`, else `$REQFLO_HOME/server.toml`), then defaults."""
@@ -72,6 +76,9 @@ class ServerConfig:
         )
         if chosen not in EXECUTORS:
             raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, not '{chosen}'")
+        submit_only = _flag(api_only, env.get("REQFLO_API_ONLY") or file.get("api_only"))
+        if submit_only and chosen != "durable":
+            raise ValueError("--api-only needs the durable executor (workers run the runs)")
         return cls(
             data_dir=folder,
             db_url=db_url or env.get("REQFLO_DB_URL") or file.get("db_url") or sqlite_url(folder),
@@ -85,6 +92,7 @@ class ServerConfig:
             secure_cookies=_flag(
                 secure_cookies, env.get("REQFLO_SECURE_COOKIES") or file.get("secure_cookies")
             ),
+            api_only=submit_only,
         )
 
 
@@ -111,7 +119,7 @@ def store_sink(database_url: str, data_dir: Path) -> ResultSink:
 
 
 CONFIG_KEYS = frozenset({"data_dir", "db_url", "host", "port", "executor",
-                         "webhook_allow_private", "secure_cookies"})  # fmt: skip
+                         "webhook_allow_private", "secure_cookies", "api_only"})  # fmt: skip
 
 
 def config_file_values() -> dict[str, str]:
@@ -147,7 +155,7 @@ def make_executor(config: ServerConfig, sink: ResultSink) -> RunExecutor:
         data_dir=config.data_dir,
         executor_id=durable.default_executor_id(),
     )
-    executor: RunExecutor = durable.DurableExecutor(settings, sink)
+    executor: RunExecutor = durable.DurableExecutor(settings, sink, worker=not config.api_only)
     return executor
 
 
