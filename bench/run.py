@@ -403,7 +403,7 @@ def targets(summary: dict[tuple[str, int], Measure], sizes: list[int]) -> list[s
         )
     if r and n:
         lines.append(
-            f"- 1,000 rows, reqflo ≥ 30x faster than Newman: **{n.wall_s / r.wall_s:.1f}x** "
+            f"- 1,000 rows, reqflo ≥ 30x faster than Newman: **{n.wall_s / r.wall_s:.2f}x** "
             f"{'✔' if n.wall_s / r.wall_s >= 30 else '✘'}"
         )
     lines += _stepci_targets(get("stepci", 1000), r, get("reqflo -w2", 1000))
@@ -432,7 +432,7 @@ def _stepci_targets(st: Measure | None, r: Measure | None, w2: Measure | None) -
         if st and mine:
             times = st.wall_s / mine.wall_s
             lines.append(
-                f"- 1,000 rows, {label} ≥ 5x faster than Step CI: **{times:.1f}x** "
+                f"- 1,000 rows, {label} ≥ 5x faster than Step CI: **{times:.2f}x** "
                 f"{'✔' if times >= 5 else '✘'}"
             )
     return lines
