@@ -155,9 +155,16 @@ def queued(
 
 
 class Workers:
-    def __init__(self, db_url: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        options: tuple[str, ...] = (),
+    ) -> None:
         self.db_url, self.data_dir = db_url, data_dir
         self.env = env or {}  # overrides the defaults below
+        self.options = options  # more worker options (e.g. --sink)
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self, executor_id: str) -> subprocess.Popen[bytes]:
@@ -171,7 +178,7 @@ class Workers:
         }
         command = [sys.executable, "-m", "reqflo.cloud.durable.worker", "--db", self.db_url]
         command += ["--data-dir", str(self.data_dir), "--executor-id", executor_id]
-        command += ["--heartbeat", "0.3", "--dead-after", "1.5", "--poll", "0.1"]
+        command += ["--heartbeat", "0.3", "--dead-after", "1.5", "--poll", "0.1", *self.options]
         with open(self.data_dir / f"{executor_id}.log", "ab") as log:
             proc = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         self.procs.append(proc)
