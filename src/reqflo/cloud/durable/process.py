@@ -10,6 +10,7 @@ step in flight.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import uuid
 
@@ -36,9 +37,11 @@ def rt() -> WorkerRuntime:
 
 
 def load_spec(run_id: str) -> RunSpec | None:
-    """The run workflow's input. Called inside a step (or outside any workflow), where
-    DBOS reads the database directly instead of checkpointing the read."""
-    found = DBOS.list_workflows(workflow_ids=[run_id], load_output=False)
+    """The run workflow's input. Read in an empty context (DBOS keeps the workflow it
+    runs in a ContextVar): called from a workflow body (the instance's report, on a
+    cache miss), DBOS would otherwise record the read as a step of that workflow, whose
+    output (WorkflowStatus objects) cannot be serialised, failing the instance."""
+    found = contextvars.Context().run(DBOS.list_workflows, workflow_ids=[run_id], load_output=False)
     if not found or found[0].input is None:
         return None
     return RunSpec.model_validate(found[0].input["args"][0])
