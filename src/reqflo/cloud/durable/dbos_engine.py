@@ -123,8 +123,8 @@ def _run_started(spec: RunSpec) -> float:
 def _abandoned(job: InstanceJob, message: str) -> str:
     rt = _rt()
     result = instance.abandoned_result(job, message)
+    rt.emit(job.run_id, InstanceFinished(result=result))  # stored with the result
     rt.sink.instance_finished(job.run_id, result)
-    rt.emit(job.run_id, InstanceFinished(result=result))
     return result.status
 
 

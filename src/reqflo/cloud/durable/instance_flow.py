@@ -10,8 +10,9 @@ Checkpoints, in order:
 * per plan step `reqflo.exchange`, whose checkpoint is the redacted StepResult, the
   step's saved response, the cookie jar and, when the instance goes on to a step that
   is not repeatable, that next step's marker;
-then the InstanceResult (made from the checkpoints) goes to the sink, and the status is
-the workflow's output. That report is no checkpoint of its own: a worker that dies
+then the InstanceResult (made from the checkpoints) goes to the sink (its
+`instance_finished` event first, so a buffering sink stores it with the result before
+the workflow ends), and the status is the workflow's output. That report is no checkpoint of its own: a worker that dies
 after it and before the workflow's end reports the same instance again on recovery
 (the sink upserts; the progress stream may show its `instance_finished` twice).
 
@@ -103,8 +104,10 @@ def _report(ref: InstanceRef, prepared: Prepared, exchanges: list[Exchange]) -> 
     a worker died between the report and the workflow's end; the sink is idempotent."""
     this, runtime = job(ref), rt()
     result = instance.finish(this, prepared, exchanges, runtime)
-    runtime.sink.instance_finished(ref.run_id, result)
+    # the event first: a buffering sink stores it with the result, before this workflow
+    # ends, so a run finished by another process never ends before its events are stored
     runtime.emit(ref.run_id, InstanceFinished(result=result))
+    runtime.sink.instance_finished(ref.run_id, result)
     return result.status
 
 
