@@ -50,7 +50,10 @@ class ResultSink(Protocol):
         """Idempotent."""
 
     def event(self, run_id: str, event: AnyEvent) -> None:
-        """Live progress (SSE), best effort."""
+        """Live progress (SSE), best effort; may be buffered until `flush` or a write."""
+
+    def flush(self) -> None:
+        """Write whatever is still buffered (executors call it when they close)."""
 
 
 class RunExecutor(Protocol):

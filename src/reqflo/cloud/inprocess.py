@@ -103,6 +103,7 @@ class InProcessExecutor:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(JOIN_SECONDS)
         self._loop.close()
+        self.sink.flush()
 
     async def _guarded(self, run: QueuedRun) -> None:
         async with self._slots:

@@ -8,7 +8,8 @@ transaction per batch, on a best-effort basis (a failed write is logged and neve
 the run): a batch is written at most `flush_every_s` (0.1 s) after its first event, and
 always before a run start, an instance result (in the same transaction as the result)
 or a run summary is written, so the store keeps the order the events were emitted in;
-a `run_finished` event is written at once. `flush()` writes what is pending.
+a `run_finished` event is written at once. `flush()` writes what is pending (executors
+call it when they close, so a worker stopped by SIGTERM keeps its buffered events).
 """
 
 from __future__ import annotations

@@ -100,5 +100,6 @@ class DurableExecutor:
                 self.liveness.stop()
         finally:
             self.engine.close()
+            self.sink.flush()  # events still buffered (e.g. on SIGTERM) are not lost
             if self._vault is not None:
                 self._vault.close()

@@ -49,6 +49,9 @@ class JsonlSink:
     def event(self, run_id: str, event: AnyEvent) -> None:
         return None
 
+    def flush(self) -> None:
+        return None  # nothing buffered
+
 
 @dataclass
 class SinkContents:
