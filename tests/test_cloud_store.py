@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -208,3 +210,38 @@ def test_run_counts_follow_an_instance_saved_again_with_another_status(
     assert counts == [(0, 1, 0), (1, 1, 0), (2, 0, 0), (2, 0, 1), (1, 0, 2), (1, 0, 2), (1, 1, 1)]
     statuses = [i.status for i in store.instances(run.id)]
     assert statuses == ["passed", "error", "failed"]
+
+
+def test_run_counts_stay_exact_under_concurrent_saves_of_one_run(
+    store: Store, artifact: Artifact
+) -> None:
+    """Threads save different instances of one run, and each instance twice (a recovered
+    instance reported again, sometimes with another status), events riding along."""
+    store.put_artifact(artifact)
+    run, _ = store.create_run(new_run(artifact, instances=40))
+    sink = StoreSink(store)
+    statuses = ("passed", "failed", "error", "indeterminate")
+    saves = [(i, statuses[(i + n) % 4]) for n in range(2) for i in range(40)]
+
+    def save(part: int) -> None:
+        for index, status in saves[part::8]:
+            sink.event(run.id, InstanceStarted(instance=index, key=str(index)))
+            sink.instance_finished(
+                run.id, InstanceResult(index=index, key=str(index), status=status)
+            )
+
+    threads = [threading.Thread(target=save, args=(part,)) for part in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sink.flush()
+    final = {i.index: i.status for i in store.instances(run.id)}
+    live = store.run(run.id)
+    assert live is not None and len(final) == 40
+    expected = Counter("passed" if s == "passed" else "failed" if s == "failed" else "errored"
+                       for s in final.values())  # fmt: skip
+    assert (live.passed, live.failed, live.errored) == (
+        expected["passed"], expected["failed"], expected["errored"],
+    )  # fmt: skip
+    assert len(store.events_after(run.id, 0, limit=1000)) == 80
