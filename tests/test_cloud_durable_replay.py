@@ -81,6 +81,27 @@ def lazy_store_sink(database_url: str, data_dir: Path) -> StoreSink:
     return StoreSink(Store.open(database_url), flush_every_s=3600.0)
 
 
+LAZY_ENV = {"PYTHONPATH": f"{SRC}:{TESTS}"}
+LAZY_SINK = ("--sink", "test_cloud_durable_replay:lazy_store_sink")
+
+
+def stored_run(store: Store, base_url: str, paths: tuple[str, ...]) -> tuple[str, QueuedRun]:
+    """A run in the store (one row per path, one at a time) and its QueuedRun."""
+    artifact = make_artifact(get("row", "{{ env.base_url }}/{{ inputs.path }}"))
+    store.put_artifact(artifact)
+    new = NewRun(
+        artifact_id=artifact.id,
+        journey=artifact.plan.journey.name,
+        environment="cloud",
+        requested_by="t",
+        instances=len(paths),
+        concurrency=1,
+    )
+    run, _ = store.create_run(new)
+    rows = tuple(QueuedInstance(i, str(i + 1), {"path": p}) for i, p in enumerate(paths))
+    return run.id, QueuedRun(run.id, artifact, rows, "cloud", {"base_url": base_url}, 1)
+
+
 def test_events_of_a_worker_are_stored_with_results_and_on_sigterm(
     target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -89,30 +110,15 @@ def test_events_of_a_worker_are_stored_with_results_and_on_sigterm(
     data_dir.mkdir()
     database = f"sqlite:///{tmp_path / 'reqflo.db'}"
     store = Store.open(database)
-    artifact = make_artifact(get("row", "{{ env.base_url }}/{{ inputs.path }}"))
-    store.put_artifact(artifact)
-    run, _ = store.create_run(
-        NewRun(
-            artifact_id=artifact.id,
-            journey=artifact.plan.journey.name,
-            environment="cloud",
-            requested_by="t",
-            instances=2,
-            concurrency=1,
-        )
-    )
-    rows = (QueuedInstance(0, "1", {"path": "fast"}), QueuedInstance(1, "2", {"path": "slowget"}))
-    spec = QueuedRun(run.id, artifact, rows, "cloud", {"base_url": target.base_url}, 1)
-    env = {"PYTHONPATH": f"{SRC}:{TESTS}"}
-    sink = ("--sink", "test_cloud_durable_replay:lazy_store_sink")
-    workers = Workers(database, data_dir, env, sink)
+    run_id, spec = stored_run(store, target.base_url, ("fast", "slowget"))
+    workers = Workers(database, data_dir, LAZY_ENV, LAZY_SINK)
     try:
         worker = workers.start("worker-s")
         client = submitter(database, data_dir)
         client.submit(spec)
         wait_for(lambda: target.counts["GET slowget"] == 1, 30)
-        wait_for(lambda: [i.index for i in store.instances(run.id)] == [0], 30)
-        kinds = [(e.kind, e.payload) for e in store.events_after(run.id, 0)]
+        wait_for(lambda: [i.index for i in store.instances(run_id)] == [0], 30)
+        kinds = [(e.kind, e.payload) for e in store.events_after(run_id, 0)]
         assert any(k == "instance_finished" for k, _ in kinds), kinds  # stored with the result
         worker.send_signal(signal.SIGTERM)
         worker.wait(20)
@@ -120,6 +126,31 @@ def test_events_of_a_worker_are_stored_with_results_and_on_sigterm(
     finally:
         target.loop.call_soon_threadsafe(target.release.set)
         workers.stop_all()
-    kinds = [e.kind for e in store.events_after(run.id, 0)]
+    kinds = [e.kind for e in store.events_after(run_id, 0)]
     assert kinds.count("step_started") == 2, kinds  # row 1's, buffered at SIGTERM: written
+    store.close()
+
+
+def test_the_run_started_event_is_stored_when_the_run_starts(
+    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQFLO_MASTER_KEY", MASTER_KEY)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    database = f"sqlite:///{tmp_path / 'reqflo.db'}"
+    store = Store.open(database)
+    run_id, spec = stored_run(store, target.base_url, ("slowget",))
+    workers = Workers(database, data_dir, LAZY_ENV, LAZY_SINK)
+    try:
+        workers.start("worker-r")
+        client = submitter(database, data_dir)
+        client.submit(spec)
+        wait_for(lambda: target.counts["GET slowget"] == 1, 30)
+        kinds = [e.kind for e in store.events_after(run_id, 0)]
+        # before any instance of the run (on this or another worker) can store an event
+        assert kinds[:1] == ["run_started"], kinds
+        client.close()
+    finally:
+        target.loop.call_soon_threadsafe(target.release.set)
+        workers.stop_all()
     store.close()
