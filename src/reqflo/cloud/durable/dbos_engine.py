@@ -103,7 +103,6 @@ class SealingSerializer(Serializer):
 @DBOS.step(name="reqflo.run-started")
 def _run_started(spec: RunSpec) -> float:
     rt, started_at = _rt(), time.time()
-    rt.sink.run_started(spec.run_id)
     plan = spec.artifact.plan
     rt.emit(
         spec.run_id,
@@ -116,6 +115,7 @@ def _run_started(spec: RunSpec) -> float:
             started_at=started_at,
         ),
     )
+    rt.sink.run_started(spec.run_id)  # writes the event first: before any instance's
     return started_at
 
 
