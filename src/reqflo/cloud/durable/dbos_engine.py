@@ -161,8 +161,9 @@ _ENDED = ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
 def _await_finished(run_id: str, workflow_ids: list[str]) -> dict[str, list[str]]:
     """Block until one or more of the instance workflows ended: {id: [status, detail]}
     for every one that has (detail: the SUCCESS output or the error text). One
-    checkpoint for every instance that finished since the last poll. Returns empty
-    when the run workflow itself ended (cancelled): its next step then stops it."""
+    checkpoint for every instance that finished since the last poll. Also returns (with
+    what ended, maybe nothing) when the run workflow itself ended (cancelled): its next
+    step then stops it."""
     while True:
         found = DBOS.list_workflows(
             workflow_ids=[run_id, *workflow_ids], status=list(_ENDED), load_input=False

@@ -12,9 +12,10 @@ Checkpoints, in order:
   is not repeatable, that next step's marker;
 then the InstanceResult (made from the checkpoints) goes to the sink (its
 `instance_finished` event first, so a buffering sink stores it with the result before
-the workflow ends), and the status is the workflow's output. That report is no checkpoint of its own: a worker that dies
-after it and before the workflow's end reports the same instance again on recovery
-(the sink upserts; the progress stream may show its `instance_finished` twice).
+the workflow ends), and the status is the workflow's output. That report is no
+checkpoint of its own: a worker that dies after it and before the workflow's end
+reports the same instance again on recovery (the sink upserts; the progress stream may
+show its `instance_finished` twice).
 
 So the marker of a step that is not safe to repeat is written in the checkpoint just
 before it (`start` or the previous `exchange`), always before the request can leave,
