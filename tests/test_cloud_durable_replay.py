@@ -154,3 +154,30 @@ def test_the_run_started_event_is_stored_when_the_run_starts(
         target.loop.call_soon_threadsafe(target.release.set)
         workers.stop_all()
     store.close()
+
+
+def test_a_worker_stopped_by_sigterm_with_a_step_in_flight_exits(
+    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The step's coroutine outlives the transport's close (it waits out a transport
+    retry backoff): the workflow thread waiting for it must not keep the process alive."""
+    monkeypatch.setenv("REQFLO_MASTER_KEY", MASTER_KEY)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    database = f"sqlite:///{tmp_path / 'reqflo.db'}"
+    workers = Workers(database, data_dir)
+    slow = make_artifact(get("slowget", "{{ env.base_url }}/slowget"))
+    spec = queued("run-held", slow, target.base_url)
+    spec = QueuedRun(**{**spec.__dict__, "transport_retries": 2,
+                        "transport_retry_backoff_seconds": 120.0})  # fmt: skip
+    try:
+        worker = workers.start("worker-t")
+        client = submitter(database, data_dir)
+        client.submit(spec)
+        wait_for(lambda: target.counts["GET slowget"] == 1, 30)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(20)  # raises TimeoutExpired if the process hangs on exit
+        client.close()
+    finally:
+        target.loop.call_soon_threadsafe(target.release.set)
+        workers.stop_all()
