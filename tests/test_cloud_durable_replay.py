@@ -177,7 +177,11 @@ def test_a_worker_stopped_by_sigterm_with_a_step_in_flight_exits(
         wait_for(lambda: target.counts["GET slowget"] == 1, 30)
         worker.send_signal(signal.SIGTERM)
         worker.wait(20)  # raises TimeoutExpired if the process hangs on exit
+        workers.start("worker-t")  # resumes the run: the cut-off step left no checkpoint
+        wait_for(lambda: "run-held" in read_results(data_dir / "results.jsonl").summaries, 30)
         client.close()
     finally:
         target.loop.call_soon_threadsafe(target.release.set)
         workers.stop_all()
+    result = read_results(data_dir / "results.jsonl").instances[("run-held", 0)]
+    assert (result.status, target.counts["GET slowget"]) == ("passed", 2)

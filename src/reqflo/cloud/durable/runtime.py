@@ -86,10 +86,22 @@ class WorkerRuntime:
             self.sink.event(run_id, event)
 
     def close(self) -> None:
+        """Close the transport, then cancel what still runs on the loop (a step in flight
+        at shutdown), so no workflow thread waits forever in `run` for a loop that has
+        stopped (interpreter exit would wait for that thread)."""
         if not self._loop.is_running():
             return
         try:
             self.run(self.transport.close())
+            self.run(_cancel_the_rest())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+
+
+async def _cancel_the_rest() -> None:
+    current = asyncio.current_task()
+    rest = [t for t in asyncio.all_tasks() if t is not current]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
