@@ -31,7 +31,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 from yarl import URL
@@ -272,26 +272,37 @@ class AiohttpTransport:
             ssl=request.verify_tls,
         ) as resp:
             body = await resp.read()
-            set_cookies = resp.cookies
-            cookies.update(set_cookies, resp.url)
+            received = resp.headers
             return Exchanged(
-                status=resp.status,
-                reason=resp.reason or "",
-                http_version=_version(resp.version),
-                headers=tuple(resp.headers.items()),
-                body=body,
-                location=resp.headers.get("Location"),
-                set_cookies={name: morsel.value for name, morsel in set_cookies.items()},
+                resp.status,
+                resp.reason or "",
+                _version(resp.version),
+                tuple(received.items()),
+                body,
+                received.get("Location"),
+                _stored_cookies(resp, cookies) if "Set-Cookie" in received else {},
             )
 
 
+def _stored_cookies(resp: aiohttp.ClientResponse, cookies: AiohttpCookieStore) -> dict[str, str]:
+    """The response's cookies, name → value, once stored in the instance's cookie store."""
+    set_cookies = resp.cookies
+    cookies.update(set_cookies, resp.url)
+    return {name: morsel.value for name, morsel in set_cookies.items()}
+
+
+_VERSIONS = {aiohttp.HttpVersion11: "1.1", aiohttp.HttpVersion10: "1.0"}
+
+
 def _version(version: aiohttp.HttpVersion | None) -> str:
-    return f"{version.major}.{version.minor}" if version else "1.1"
+    if version is None:
+        return "1.1"
+    return _VERSIONS.get(version) or f"{version.major}.{version.minor}"
 
 
-@dataclass(frozen=True)
-class Exchanged:
-    """One hop's answer, as every transport reports it to `follow_redirects`."""
+class Exchanged(NamedTuple):
+    """One hop's answer, as every transport reports it to `follow_redirects` (a named
+    tuple: one is made for every request)."""
 
     status: int
     reason: str
@@ -349,9 +360,9 @@ def final_response(
     )
 
 
-@dataclass(frozen=True)
-class Hop:
-    """One request of a redirect chain (shared by every transport)."""
+class Hop(NamedTuple):
+    """One request of a redirect chain (shared by every transport; a named tuple, as one
+    is made for every request)."""
 
     method: str
     url: URL
