@@ -4,6 +4,8 @@ step shapes and the per-process run spec cache."""
 from __future__ import annotations
 
 import base64
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,32 @@ def test_spec_cache_reads_each_run_once_and_evicts_the_least_recently_used() -> 
     with pytest.raises(SpecMissingError):
         cache.get("gone")
     assert "gone" not in cache
+
+
+def test_spec_cache_reads_a_run_once_when_many_threads_miss_at_once() -> None:
+    """After a restart every instance thread of a run misses together: one read (a run's
+    spec holds all its rows), the others wait for it."""
+    reads: list[str] = []
+
+    def load(run_id: str) -> RunSpec | None:
+        reads.append(run_id)
+        time.sleep(0.2)  # a database read and parse of a large spec
+        return run_spec(run_id)
+
+    cache = SpecCache(load)
+    threads = [threading.Thread(target=cache.get, args=("r",)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert reads == ["r"]
+
+
+def test_the_process_spec_cache_holds_every_run_a_worker_coordinates() -> None:
+    """A worker coordinates up to `run_concurrency` runs at once; a smaller cache would
+    read a spec back (all its rows) for nearly every instance when they interleave."""
+    from reqflo.cloud.durable import process
+    from reqflo.cloud.durable.engine import EngineConfig
+
+    config = EngineConfig(database_url="sqlite://", data_dir=Path("."), executor_id="x")
+    assert process.specs.capacity >= config.run_concurrency
