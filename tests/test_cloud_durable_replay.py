@@ -35,7 +35,7 @@ from test_cloud_durable import (
 )
 
 TESTS = Path(__file__).resolve().parent
-CAPACITY = SpecCache(lambda run_id: None)._capacity
+CAPACITY = SpecCache(lambda run_id: None).capacity
 
 
 @pytest.fixture
