@@ -115,7 +115,7 @@ def _run_started(spec: RunSpec) -> float:
             started_at=started_at,
         ),
     )
-    rt.sink.run_started(spec.run_id)  # writes the event first: before any instance's
+    rt.sink.run_started(spec.run_id)  # flushes RunStarted: stored before instance events
     return started_at
 
 
