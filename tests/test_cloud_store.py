@@ -114,6 +114,24 @@ def test_sink_writes_are_idempotent_and_cancel_wins(store: Store, artifact: Arti
     assert after is not None and after.status == "cancelled"
 
 
+def test_a_result_arriving_after_a_cancel_never_uncancels_the_instance(
+    store: Store, artifact: Artifact
+) -> None:
+    """The durable instance reports from its workflow body: a cancel can report the
+    instance `cancelled` just before the real result arrives; cancel wins."""
+    store.put_artifact(artifact)
+    run, _ = store.create_run(new_run(artifact, instances=2))
+    sink = StoreSink(store)
+    sink.run_started(run.id)
+    sink.instance_finished(run.id, InstanceResult(index=0, key="0", status="passed"))
+    store.cancel_run(run.id)
+    sink.instance_finished(run.id, InstanceResult(index=1, key="1", status="cancelled"))
+    sink.instance_finished(run.id, InstanceResult(index=1, key="1", status="passed"))
+    assert [i.status for i in store.instances(run.id)] == ["passed", "cancelled"]
+    after = store.run(run.id)
+    assert after is not None and (after.status, after.passed, after.errored) == ("cancelled", 1, 1)
+
+
 def test_events_are_kept_in_order(store: Store, artifact: Artifact) -> None:
     store.put_artifact(artifact)
     run, _ = store.create_run(new_run(artifact))

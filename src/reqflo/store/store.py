@@ -274,7 +274,8 @@ class Store:
         """Upsert the instance's result and move the run's counts by the change (no
         recount of every instance: a run of n rows costs O(n), not O(n²)); saves of one
         run are serialised on the run's row. `events` (emitted before the result) are
-        stored first, in the same transaction."""
+        stored first, in the same transaction. An instance a cancel reported `cancelled`
+        stays so (a durable instance's result can arrive just after the cancel)."""
         record = {
             "run_id": run_id, "index": result.index, "key": result.key,
             "status": result.status, "result": result.model_dump(mode="json"),
@@ -290,6 +291,8 @@ class Store:
                     InstanceRow.run_id == run_id, InstanceRow.index == result.index
                 )
             )
+            if before == "cancelled" and _run_status(session, run_id) == "cancelled":
+                return
             upsert(session, InstanceRow, record, ["run_id", "index"])
             changes = _count_changes(before, result.status)
             if changes:
@@ -359,6 +362,10 @@ def _filtered(where: RunFilter) -> Select[RunRow]:
 
 def _count_column(status: str) -> str:
     return status if status in ("passed", "failed") else "errored"
+
+
+def _run_status(session: Session, run_id: str) -> str | None:
+    return session.scalar(select(RunRow.status).where(RunRow.id == run_id))
 
 
 def _count_changes(before: str | None, after: str) -> dict[str, Any]:
