@@ -69,12 +69,17 @@ def start_collecting() -> None:
     frees almost none, yet the collector rescans them all several times (~10% of a
     one-row run). `main` pauses it; each command calls this once its imports are done:
     those objects are frozen (never rescanned, shared copy-on-write with `--workers`
-    children) and collection resumes for everything the command allocates from then on.
+    children) and collection resumes, with a larger youngest generation, for everything
+    the command allocates from then on.
     """
     global _paused_by_main
     if _paused_by_main:
         _paused_by_main = False
         gc.freeze()
+        # A youngest generation of 5,000 objects instead of 700: with 700 a data run ran a
+        # collection about every 20 journeys at ~270 µs each; a 20,000-row run now uses
+        # ~3% less CPU (three alternated pairs).
+        gc.set_threshold(5000, 10, 10)
         gc.enable()
 
 
