@@ -241,15 +241,11 @@ class AiohttpTransport:
         self, request: HttpRequest, cookies: AiohttpCookieStore, started: float
     ) -> HttpResponse:
         session = self._open()
-        first = first_hop(request)
-        got = await self._exchange(session, first, request, cookies)
-        if not redirects_on(request, got):  # the common case, without the redirect loop
-            return final_response(got, first, started, got.set_cookies)
 
         async def exchange(hop: Hop) -> Exchanged:
             return await self._exchange(session, hop, request, cookies)
 
-        return await follow_redirects(request, exchange, started, (first, got))
+        return await follow_redirects(request, exchange, started)
 
     async def _exchange(
         self,
@@ -317,15 +313,13 @@ async def follow_redirects(
     request: HttpRequest,
     exchange: Callable[[Hop], Awaitable[Exchanged]],
     started: float,
-    first: tuple[Hop, Exchanged] | None = None,
 ) -> HttpResponse:
-    """Send hop after hop (see `Hop.redirect`) until a final answer; shared by transports.
-    `first`: the first hop already sent and its answer."""
-    current = first[0] if first else first_hop(request)
+    """Send hop after hop (see `Hop.redirect`) until a final answer; shared by transports."""
+    current = first_hop(request)
     origin = current.url.origin()
     set_cookies: dict[str, str] = {}
-    for hop in range(request.max_redirects + 1):
-        got = first[1] if first and hop == 0 else await exchange(current)
+    for _hop in range(request.max_redirects + 1):
+        got = await exchange(current)
         set_cookies.update(got.set_cookies)
         if not redirects_on(request, got):
             return final_response(got, current, started, set_cookies)
