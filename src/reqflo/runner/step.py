@@ -284,26 +284,9 @@ def _assertions(
             check = evaluate_assertion(
                 i, assertion, response, expected, outputs, state.redactor.redact
             )
-        source = assertion_source(deps.artifact, index, i)
+        source = deps.artifact.step_source(index, f"assertions.{i}")
         results.append(assertion_result(check, state.redactor, source))
     return tuple(results)
-
-
-_SOURCES: dict[str, tuple[Artifact, dict[tuple[int, int], tuple[str, int, str] | None]]] = {}
-
-
-def assertion_source(artifact: Artifact, index: int, i: int) -> tuple[str, int, str] | None:
-    """`artifact.step_source(index, "assertions.i")`, remembered per artifact object."""
-    cached = _SOURCES.get(artifact.id)
-    if cached is None or cached[0] is not artifact:
-        if len(_SOURCES) >= 64:
-            _SOURCES.clear()
-        cached = _SOURCES[artifact.id] = (artifact, {})
-    sources = cached[1]
-    key = (index, i)
-    if key not in sources:
-        sources[key] = artifact.step_source(index, f"assertions.{i}")
-    return sources[key]
 
 
 def _with_status_goal(step: StepPlan, last: _Outcome, attempt: Attempt) -> Attempt:
