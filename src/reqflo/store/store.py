@@ -319,9 +319,6 @@ class Store:
                 .values(started_at=now())
             )
 
-    def add_event(self, run_id: str, kind: str, payload: str) -> None:
-        self.add_events([NewEvent(run_id, kind, payload)])
-
     def add_events(self, events: list[NewEvent]) -> None:
         """Store events in one transaction, in the order given."""
         with self.session() as session:
