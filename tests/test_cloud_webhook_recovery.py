@@ -255,3 +255,9 @@ def test_master_key_rotation_rewraps_webhook_secrets(
         assert rotated.webhook_secret(schedule_id) == SECRET
     finally:
         store.close()
+
+
+def test_a_refused_url_without_a_host_is_not_echoed_with_its_credentials() -> None:
+    with pytest.raises(UnsafeWebhook, match="not an http") as refused:
+        check_url("http://hook-user:hook-pass@/h?token=hook-token", False, must_resolve=False)
+    assert not any(word in str(refused.value) for word in ("hook-user", "hook-pass", "hook-token"))

@@ -105,7 +105,7 @@ def check_url(
     parsed = httpx.URL(url)
     host = parsed.host
     if parsed.scheme not in ("http", "https") or not host:
-        raise UnsafeWebhook(f"webhook_url '{url}' is not an http(s) URL with a host")
+        raise UnsafeWebhook(f"webhook_url '{shown_url(url)}' is not an http(s) URL with a host")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolver(host, port)]
