@@ -26,7 +26,7 @@ from reqflo.cloud.durable.executor import DurableExecutor
 from reqflo.cloud.scheduler import Scheduler
 from reqflo.store import Store, StoreSink
 from test_cloud_api import SLOW, Api, journey_artifact, served
-from test_cloud_support import fresh_postgres, start_worker
+from test_cloud_support import fresh_postgres, start_worker, stop_worker
 
 STUCK = SLOW.replace("name: Slow", "name: Stuck").replace("ms=3000", "ms=8000")
 
@@ -71,7 +71,7 @@ def durable(tmp_path_factory: pytest.TempPathFactory, demo_url: str) -> Iterator
                     store.put_artifact(api.artifacts[name])
                 yield Durable(api, submitter, tmp_path / "worker.log")
         finally:
-            _stop(worker)
+            stop_worker(worker)
             submitter.close()
             store.close()
 
@@ -131,12 +131,3 @@ def _wait_ready(store: Store, worker: subprocess.Popen[bytes], log: Path) -> Non
                     return
         time.sleep(0.2)
     raise AssertionError(f"the worker did not start:\n{log.read_text()}")
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.terminate()
-    try:
-        worker.wait(20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait(5)

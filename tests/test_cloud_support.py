@@ -126,6 +126,16 @@ def start_worker(data_dir: Path, db_url: str, env: dict[str, str]) -> subprocess
         )
 
 
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the worker's graceful stop), then SIGKILL if it is still up after 20 s."""
+    worker.terminate()
+    try:
+        worker.wait(20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(5)
+
+
 def _child_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REQFLO_SECRET_")}
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")

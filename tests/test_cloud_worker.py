@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 
 from reqflo.cli import app
 from reqflo.cloud.durable.liveness import sqlalchemy_url
-from test_cloud_support import ServerProcess, fresh_postgres, start_worker
+from test_cloud_support import ServerProcess, fresh_postgres, start_worker, stop_worker
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -35,12 +34,7 @@ def test_server_and_worker_share_the_postgres_queue(
             _wait_for_workers(db, 2)  # both take part (a short run may end before one starts)
             _run_through_the_cli(tmp_path, server, db, demo_url, monkeypatch)
         finally:
-            worker.terminate()
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(5)
+            stop_worker(worker)
             server.stop()
 
 
@@ -56,12 +50,7 @@ def test_an_api_only_server_leaves_execution_to_the_workers(
             _wait_for_workers(db, 1)
             _run_through_the_cli(tmp_path, server, db, demo_url, monkeypatch, executors=1)
         finally:
-            worker.terminate()
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(5)
+            stop_worker(worker)
             server.stop()
 
 
