@@ -218,3 +218,9 @@ def test_the_server_option_allows_private_webhooks_but_never_metadata(call: Clie
         assert "cloud metadata endpoint" in metadata.json()["detail"]
     finally:
         call.app.state.webhook_allow_private = False
+
+
+@pytest.mark.parametrize("url", ["http://hooks.example:abc/h", "http://hooks.example/h\x00"])
+def test_a_malformed_webhook_url_is_a_422_not_a_server_error(call: Client, url: str) -> None:
+    answer = call("POST", "/schedules", json=body(name="malformed-hook", webhook_url=url))
+    assert answer.status_code == 422 and "webhook_url" in answer.text, answer.text

@@ -102,7 +102,10 @@ def check_url(
 ) -> Pinned | None:
     """The URL pinned to its first address once every address passed the guard. A host
     that does not resolve raises Unresolvable when `must_resolve`, else gives None."""
-    parsed = httpx.URL(url)
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:  # its message names the fault, not the URL
+        raise UnsafeWebhook(f"webhook_url is not a valid URL: {exc}") from exc
     host = parsed.host
     if parsed.scheme not in ("http", "https") or not host:
         raise UnsafeWebhook(f"webhook_url '{shown_url(url)}' is not an http(s) URL with a host")
