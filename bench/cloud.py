@@ -117,11 +117,11 @@ class Service:
         return done
 
     def _spawn(self, label: str, args: list[str]) -> None:
-        log = (self.folder / f"{label}.log").open("wb")
         env = {**self.env, "REQFLO_HOME": str(self.folder / "service-home")}
-        self.processes.append(
-            subprocess.Popen([self.reqflo, *args], env=env, stdout=log, stderr=log)
-        )
+        with (self.folder / f"{label}.log").open("wb") as log:  # the child keeps its copy
+            self.processes.append(
+                subprocess.Popen([self.reqflo, *args], env=env, stdout=log, stderr=log)
+            )
 
     def _get(self, path: str) -> Any:
         request = urllib.request.Request(

@@ -266,9 +266,9 @@ def measure_cloud(tool: str, argv: list[str], rows: int, project: Path) -> Measu
         m = measure(tool, argv, rows, project, service.client_env())
         cpu = service.cpu_seconds() - cpu
     except RuntimeError as exc:
-        service.stop()
         return Measure(tool, rows, False, 0.0, 0.0, f"service failed: {exc}")
-    peak = service.stop()
+    finally:  # any failure (a CLI timeout, PostgreSQL) still stops the processes, drops the db
+        peak = service.stop()
     return Measure(tool, rows, m.ok, m.wall_s, peak, m.note, round(cpu, 2))
 
 
