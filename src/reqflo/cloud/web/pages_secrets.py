@@ -22,7 +22,7 @@ from fastapi.responses import Response
 
 from reqflo.cloud.api_models import NAME_PATTERN
 from reqflo.cloud.api_secrets import ENV_PATTERN, MAX_VALUE, actor
-from reqflo.cloud.durable.keys import load_master_key
+from reqflo.cloud.api_secrets import vault as api_vault
 from reqflo.cloud.web.session import Admin, AdminForm, PageNotFound, Posted, done, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store.secret_audit import AuditFilter
@@ -44,8 +44,7 @@ class SecretLine:
 
 
 def vault_of(request: Request) -> SecretVault:
-    services = services_of(request)
-    return SecretVault(services.store, load_master_key(services.data_dir))
+    return api_vault(services_of(request))
 
 
 def secret_url(environment: str, name: str) -> str:
