@@ -101,12 +101,12 @@ async def _forbidden(request: Request, exc: Exception) -> Response:
 
 
 async def _csrf_refused(request: Request, exc: Exception) -> Response:
-    request.state.web_session = current(request)
+    _known_session(request)
     return render(request, "error.html", 403, code=403, title="Form refused", message=str(exc))
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    request.state.web_session = current(request)
+    _known_session(request)
     return render(request, "error.html", 404, code=404, title="Not found", message=str(exc))
 
 
@@ -115,7 +115,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith(NOT_PAGES):
         return await http_exception_handler(request, exc)
-    request.state.web_session = current(request)
+    _known_session(request)
     code = exc.status_code
     message = MESSAGES[code].format(method=request.method) if code in MESSAGES else exc.detail
     response = render(
@@ -123,6 +123,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
     response.headers.update(exc.headers or {})
     return response
+
+
+def _known_session(request: Request) -> None:
+    """Who is signed in, for the error page: the page dependency's lookup when it ran."""
+    if getattr(request.state, "web_session", None) is None:
+        request.state.web_session = current(request)
 
 
 def _phrase(code: int) -> str:
