@@ -80,7 +80,7 @@ def server(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         config = ServerConfig.resolve(
-            data_dir, db, host, port, executor, None, secure_cookies, api_only
+            data_dir, db, host, port, executor, secure_cookies=secure_cookies, api_only=api_only
         )
     except ValueError as exc:
         raise _fail(str(exc)) from exc
