@@ -38,6 +38,14 @@ TESTS = Path(__file__).resolve().parent
 CAPACITY = SpecCache(lambda run_id: None).capacity
 
 
+def worker_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """The workers' master key (in the environment), data directory and SQLite URL."""
+    monkeypatch.setenv("REQFLO_MASTER_KEY", MASTER_KEY)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    return data_dir, f"sqlite:///{tmp_path / 'reqflo.db'}"
+
+
 @pytest.fixture
 def target() -> Iterator[Target]:
     server = Target({"slowget"})
@@ -49,10 +57,7 @@ def target() -> Iterator[Target]:
 def test_an_instance_whose_run_spec_was_evicted_still_reports_its_result(
     target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REQFLO_MASTER_KEY", MASTER_KEY)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    database = f"sqlite:///{tmp_path / 'reqflo.db'}"
+    data_dir, database = worker_files(tmp_path, monkeypatch)
     workers = Workers(database, data_dir)
     slow = make_artifact(get("slowget", "{{ env.base_url }}/slowget"))
     others = [f"run-{n}" for n in range(CAPACITY + 1)]
@@ -105,10 +110,7 @@ def stored_run(store: Store, base_url: str, paths: tuple[str, ...]) -> tuple[str
 def test_events_of_a_worker_are_stored_with_results_and_on_sigterm(
     target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REQFLO_MASTER_KEY", MASTER_KEY)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    database = f"sqlite:///{tmp_path / 'reqflo.db'}"
+    data_dir, database = worker_files(tmp_path, monkeypatch)
     store = Store.open(database)
     run_id, spec = stored_run(store, target.base_url, ("fast", "slowget"))
     workers = Workers(database, data_dir, LAZY_ENV, LAZY_SINK)
@@ -134,10 +136,7 @@ def test_events_of_a_worker_are_stored_with_results_and_on_sigterm(
 def test_the_run_started_event_is_stored_when_the_run_starts(
     target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("REQFLO_MASTER_KEY", MASTER_KEY)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    database = f"sqlite:///{tmp_path / 'reqflo.db'}"
+    data_dir, database = worker_files(tmp_path, monkeypatch)
     store = Store.open(database)
     run_id, spec = stored_run(store, target.base_url, ("slowget",))
     workers = Workers(database, data_dir, LAZY_ENV, LAZY_SINK)
@@ -161,10 +160,7 @@ def test_a_worker_stopped_by_sigterm_with_a_step_in_flight_exits(
 ) -> None:
     """The step's coroutine outlives the transport's close (it waits out a transport
     retry backoff): the workflow thread waiting for it must not keep the process alive."""
-    monkeypatch.setenv("REQFLO_MASTER_KEY", MASTER_KEY)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    database = f"sqlite:///{tmp_path / 'reqflo.db'}"
+    data_dir, database = worker_files(tmp_path, monkeypatch)
     workers = Workers(database, data_dir)
     slow = make_artifact(get("slowget", "{{ env.base_url }}/slowget"))
     spec = queued("run-held", slow, target.base_url)
