@@ -133,6 +133,7 @@ def test_the_list_shows_runs_with_counts_and_filters(site: Site, runs: dict[str,
         assert all(run_id[:12] in page for run_id in runs.values())
         assert 'class="bar"' in page and "1 passed, 2 failed, 0 error, 0 pending of 3" in page
         assert 'hx-trigger="every 1s"' not in page  # nothing is running: no polling
+        assert '<div class="muted small">editor-token</div>' in page  # who started it, by name
         failed = text_of(client.get("/runs", params={"status": "failed", "journey": "Checked"}))
         assert runs["failing"][:12] in failed and runs["data"][:12] in failed
         assert runs["passing"][:12] not in failed

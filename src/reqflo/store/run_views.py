@@ -10,6 +10,7 @@ Nothing here writes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -81,10 +82,11 @@ class RunViews:
         with self.store.session() as session:
             return [ArtifactRecord.of(r) for r in session.scalars(query.limit(limit))]
 
-    def token_names(self) -> dict[str, str]:
-        """Token id → name, revoked tokens included (old runs name them too)."""
+    def token_names(self, ids: Iterable[str]) -> dict[str, str]:
+        """Token id → name of these ids, revoked tokens included (old runs name them too)."""
+        query = select(TokenRow.id, TokenRow.name).where(TokenRow.id.in_(set(ids)))
         with self.store.session() as session:
-            return {row.id: row.name for row in session.execute(select(TokenRow.id, TokenRow.name))}
+            return {row.id: row.name for row in session.execute(query)}
 
 
 __all__ = ["ACTIVE", "InstanceSummary", "RunViews"]

@@ -94,7 +94,7 @@ def list_context(request: Request) -> dict[str, Any]:
     query, problem = run_query(params)
     offset = offset_of(request)
     runs, total = services_of(request).store.runs(query, PAGE_SIZE, offset)
-    names = views(request).token_names()
+    names = views(request).token_names(r.requested_by for r in runs)
     return {
         "runs": runs, "total": total, "limit": PAGE_SIZE, "offset": offset,
         "params": params, "query": urlencode(params), "problem": problem,
@@ -198,8 +198,13 @@ def run_facts(request: Request, run: RunRecord) -> dict[str, Any]:
     store = services_of(request).store
     return {
         **run_state(run), "artifact": store.artifact_record(run.artifact_id),
-        "requested_by": views(request).token_names().get(run.requested_by, run.requested_by),
+        "requested_by": _token_name(request, run.requested_by),
     }  # fmt: skip
+
+
+def _token_name(request: Request, token_id: str) -> str:
+    """The name of the token with this id (the id itself when it is gone)."""
+    return views(request).token_names([token_id]).get(token_id, token_id)
 
 
 def _elapsed_ms(run: RunRecord) -> float | None:

@@ -100,7 +100,7 @@ def preview_fragment(request: Request, me: Viewer, cron: str = "", timezone: str
 def schedule_page(request: Request, schedule_id: str, me: Viewer) -> Response:
     record = _existing(request, schedule_id)
     view = _summary(record, recent_ticks(services_of(request).store, record.id, 100))
-    creators = RunViews(services_of(request).store).token_names()
+    creators = RunViews(services_of(request).store).token_names([record.created_by])
     return render(
         request, "schedules/detail.html", section="schedules", row=view,
         created_by=creators.get(record.created_by, record.created_by),
