@@ -568,15 +568,16 @@ def measure_all(args: argparse.Namespace) -> None:
 
 
 def precompile() -> None:
-    """Byte-compile reqflo's sources, as installing a wheel does.
+    """Byte-compile the reqflo package the measured CLI imports, as installing a wheel does.
 
     An editable install under PYTHONDONTWRITEBYTECODE (set on some CI machines) would
-    otherwise recompile every module in each measured process (~50 ms per start-up),
-    a cost no installed copy pays. Site-packages already hold bytecode from pip.
+    otherwise recompile every changed module in each measured process (~50 ms per
+    start-up), a cost no installed copy pays. The package is found by importing it, so a
+    copy of bench/ run from elsewhere compiles the same sources the CLI runs.
     """
-    subprocess.run(
-        [str(PYTHON), "-m", "compileall", "-q", str(ROOT / "src" / "reqflo")], check=True
-    )
+    where = "import os, reqflo; print(os.path.dirname(reqflo.__file__))"
+    found = subprocess.run([str(PYTHON), "-c", where], check=True, capture_output=True, text=True)
+    subprocess.run([str(PYTHON), "-m", "compileall", "-q", found.stdout.strip()], check=True)
 
 
 def run_all(
