@@ -91,6 +91,7 @@ def test_schedule_lifecycle(call: Client) -> None:
         ({"timezone": "Paris"}, 422, "IANA timezone"),
         ({"cron": "0 0 30 2 *"}, 422, "never fires"),
         ({"journey": "Nope"}, 404, "no uploaded artifact"),
+        ({"journey": "Ecko"}, 404, "did you mean 'Echo'?"),
         ({"journey": None, "artifact_id": "0" * 64}, 404, "is not uploaded"),
         ({"artifact_id": "0" * 64}, 422, "exactly one of journey"),
         ({"environment": "prod"}, 404, "environment 'prod' does not exist"),

@@ -10,6 +10,7 @@ delivery checks the address again when it is sent."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -22,6 +23,9 @@ from reqflo.cloud.cron import CronError, CronSpec
 from reqflo.cloud.durable.keys import load_master_key
 from reqflo.cloud.schedule_api_models import ScheduleOut, ScheduleRequest, ScheduleUpdate
 from reqflo.cloud.webhook_guard import UnsafeWebhook, allow_private, check_url
+from reqflo.diagnostics import did_you_mean
+from reqflo.store import Store
+from reqflo.store.catalog_views import journey_names
 from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
 from reqflo.store.schedule_store import DuplicateSchedule, ScheduleStore
 
@@ -69,27 +73,38 @@ def _check_webhook(url: str | None, private_ok: bool) -> None:
 
 
 def _validate(deps: Services, fields: dict[str, Any], private_ok: bool) -> dict[str, Any]:
+    validate_schedule(deps.store, fields, _now(), private_ok)
+    return fields
+
+
+def validate_schedule(
+    store: Store, fields: Mapping[str, Any], now: datetime, private_ok: bool
+) -> None:
     """422/404 for a bad cron, timezone, webhook URL, journey, artifact, environment,
-    case or input; returns `fields` unchanged."""
+    case or input (the API's and the web form's one set of checks)."""
     try:
         spec = CronSpec(fields["cron"], fields["timezone"])
     except CronError as exc:
         raise HTTPException(422, str(exc)) from exc
-    if not spec.next_fires(_now(), 1):
+    if not spec.next_fires(now, 1):
         raise HTTPException(422, f"cron '{spec.expression}' never fires")
     _check_webhook(fields.get("webhook_url"), private_ok)
-    artifact_id = fields.get("artifact_id") or _schedules(deps).latest_artifact_id(
-        fields.get("journey") or ""
-    )
+    journey = fields.get("journey") or ""
+    artifact_id = fields.get("artifact_id") or ScheduleStore(store).latest_artifact_id(journey)
     if artifact_id is None:
-        raise HTTPException(
-            404, f"journey '{fields.get('journey')}' has no uploaded artifact; upload one first"
-        )
-    artifact = load_artifact(deps.store, artifact_id)
-    load_environment(deps.store, fields.get("environment"))
+        raise HTTPException(404, _unknown_journey(store, journey))
+    artifact = load_artifact(store, artifact_id)
+    load_environment(store, fields.get("environment"))
     check_request(artifact, fields.get("case"), fields.get("inputs") or {}, fields.get("rows"),
                   fields.get("data_key"))  # fmt: skip
-    return fields
+
+
+def _unknown_journey(store: Store, journey: str) -> str:
+    names = journey_names(store)
+    hint = did_you_mean(journey, names) or (
+        f"known: {', '.join(names)}" if names else "none is uploaded yet"
+    )
+    return f"journey '{journey}' has no uploaded artifact; upload one first ({hint})"
 
 
 @router.post("", status_code=201, response_model=ScheduleOut)

@@ -25,13 +25,9 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from reqflo.cloud.api_submit import check_request, load_artifact, load_environment
-from reqflo.cloud.cron import CronError, CronSpec, zone
-from reqflo.cloud.webhook_guard import UnsafeWebhook, check_url
-from reqflo.diagnostics import did_you_mean
+from reqflo.cloud.api_schedules import validate_schedule
+from reqflo.cloud.cron import CronSpec, zone
 from reqflo.store import Store
-from reqflo.store.catalog_views import journey_names
-from reqflo.store.schedule_store import ScheduleStore
 
 TEXT_FIELDS = ("name", "cron", "timezone", "journey", "artifact_id", "environment", "case",
                "missed", "webhook_url")  # fmt: skip
@@ -121,36 +117,9 @@ def check_schedule(
     """The API's checks of a schedule's fields (status and message as the API gives them);
     `private_ok`: the server allows webhooks to private addresses."""
     try:
-        spec = CronSpec(fields["cron"], fields["timezone"])
-    except CronError as exc:
-        raise FormError(str(exc)) from None
-    if not spec.next_fires(now, 1):
-        raise FormError(f"cron '{spec.expression}' never fires")
-    if fields.get("webhook_url"):
-        try:
-            check_url(fields["webhook_url"], private_ok, must_resolve=False)
-        except UnsafeWebhook as exc:
-            raise FormError(f"webhook_url: {exc}") from None
-    artifact_id = fields.get("artifact_id") or ScheduleStore(store).latest_artifact_id(
-        fields.get("journey") or ""
-    )
-    if artifact_id is None:
-        raise FormError(_unknown_journey(store, str(fields.get("journey"))), 404)
-    try:
-        artifact = load_artifact(store, artifact_id)
-        load_environment(store, fields.get("environment"))
-        check_request(artifact, fields.get("case"), fields.get("inputs") or {},
-                      fields.get("rows"), fields.get("data_key"))  # fmt: skip
+        validate_schedule(store, fields, now, private_ok)
     except HTTPException as exc:
         raise FormError(str(exc.detail), exc.status_code) from None
-
-
-def _unknown_journey(store: Store, journey: str) -> str:
-    names = journey_names(store)
-    hint = did_you_mean(journey, names) or (
-        f"known: {', '.join(names)}" if names else "none is uploaded yet"
-    )
-    return f"journey '{journey}' has no uploaded artifact; upload one first ({hint})"
 
 
 def fire_times(
