@@ -42,22 +42,24 @@ def _allow_private(request: Request) -> bool:
 AllowPrivate = Annotated[bool, Depends(_allow_private)]
 
 
-def _schedules(deps: Services, sealing: bool = False) -> ScheduleStore:
-    """The store; with `sealing`, able to seal webhook secrets (the master key)."""
+def schedule_store(deps: Services, sealing: bool = False) -> ScheduleStore:
+    """The schedule store; with `sealing`, able to seal webhook secrets (the master key).
+    The API and the web pages (reqflo.cloud.web.pages_schedules) both use it."""
     return ScheduleStore(deps.store, load_master_key(deps.data_dir) if sealing else None)
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
+    """The current instant (UTC) that schedules are created, changed and shown at."""
     return datetime.now(UTC)
 
 
 def _out(record: ScheduleRecord, count: int) -> ScheduleOut:
-    fires = CronSpec(record.cron, record.timezone).next_fires(_now(), count) if count else []
+    fires = CronSpec(record.cron, record.timezone).next_fires(utc_now(), count) if count else []
     return ScheduleOut.of(record, fires if record.enabled else [])
 
 
 def _existing(deps: Services, key: str) -> ScheduleRecord:
-    found = _schedules(deps).get(key)
+    found = schedule_store(deps).get(key)
     if found is None:
         raise HTTPException(404, f"no schedule with id or name '{key}'")
     return found
@@ -73,7 +75,7 @@ def _check_webhook(url: str | None, private_ok: bool) -> None:
 
 
 def _validate(deps: Services, fields: dict[str, Any], private_ok: bool) -> dict[str, Any]:
-    validate_schedule(deps.store, fields, _now(), private_ok)
+    validate_schedule(deps.store, fields, utc_now(), private_ok)
     return fields
 
 
@@ -114,15 +116,15 @@ def create_schedule(
     fields = _validate(deps, body.model_dump(), private_ok)
     new = NewSchedule(**fields, created_by=token.id)
     try:
-        record = _schedules(deps, sealing=new.webhook_secret is not None).create(new, _now())
+        record = schedule_store(deps, sealing=new.webhook_secret is not None).create(new, utc_now())
     except DuplicateSchedule as exc:
         raise HTTPException(409, str(exc)) from exc
     return _out(record, 5)
 
 
 @router.get("", response_model=list[ScheduleOut], dependencies=Viewing)
-def list_schedules(deps: Deps, next: Count = 1) -> list[ScheduleOut]:
-    return [_out(r, next) for r in _schedules(deps).all()]
+def listschedule_store(deps: Deps, next: Count = 1) -> list[ScheduleOut]:
+    return [_out(r, next) for r in schedule_store(deps).all()]
 
 
 @router.get("/{schedule_id}", response_model=ScheduleOut, dependencies=Viewing)
@@ -147,7 +149,7 @@ def update_schedule(
     _validate(deps, merged, private_ok)
     sealing = changes.get("webhook_secret") is not None
     try:
-        record = _schedules(deps, sealing).update(old.id, changes, _now())
+        record = schedule_store(deps, sealing).update(old.id, changes, utc_now())
     except DuplicateSchedule as exc:
         raise HTTPException(409, str(exc)) from exc
     return _out(record, 5)
@@ -155,19 +157,19 @@ def update_schedule(
 
 @router.post("/{schedule_id}/pause", response_model=ScheduleOut, dependencies=Editing)
 def pause_schedule(schedule_id: str, deps: Deps) -> ScheduleOut:
-    record = _schedules(deps).set_enabled(_existing(deps, schedule_id).id, False, _now())
+    record = schedule_store(deps).set_enabled(_existing(deps, schedule_id).id, False, utc_now())
     return _out(record, 0)
 
 
 @router.post("/{schedule_id}/resume", response_model=ScheduleOut, dependencies=Editing)
 def resume_schedule(schedule_id: str, deps: Deps) -> ScheduleOut:
     """Fires again from now on; ticks of the pause are not run."""
-    record = _schedules(deps).set_enabled(_existing(deps, schedule_id).id, True, _now())
+    record = schedule_store(deps).set_enabled(_existing(deps, schedule_id).id, True, utc_now())
     return _out(record, 5)
 
 
 @router.delete("/{schedule_id}", response_model=ScheduleOut, dependencies=Editing)
 def delete_schedule(schedule_id: str, deps: Deps) -> ScheduleOut:
     record = _existing(deps, schedule_id)
-    _schedules(deps).delete(record.id)
+    schedule_store(deps).delete(record.id)
     return _out(record, 0)

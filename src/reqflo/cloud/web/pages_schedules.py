@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import json
 import zoneinfo
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from reqflo.cloud.api_schedules import schedule_store, utc_now
 from reqflo.cloud.cron import CronError
-from reqflo.cloud.durable.keys import load_master_key
 from reqflo.cloud.schedule_api_models import ScheduleRequest, ScheduleUpdate
 from reqflo.cloud.web.schedule_forms import (
     FormError,
@@ -43,22 +42,10 @@ from reqflo.cloud.webhook_guard import allow_private, shown_url
 from reqflo.store.catalog_views import TickView, journey_names, recent_ticks, recent_ticks_of
 from reqflo.store.run_views import RunViews
 from reqflo.store.schedule_records import NewSchedule, ScheduleRecord
-from reqflo.store.schedule_store import DuplicateSchedule, ScheduleStore
+from reqflo.store.schedule_store import DuplicateSchedule
 
 router = APIRouter(include_in_schema=False)
 KEPT = frozenset({"rows", "data_key", "webhook_secret"})  # the edit form does not show them
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _store(request: Request, sealing: bool = False) -> ScheduleStore:
-    """The schedule store; with the master key when a webhook secret is to be sealed."""
-    services = services_of(request)
-    if sealing:
-        return ScheduleStore(services.store, load_master_key(services.data_dir))
-    return ScheduleStore(services.store)
 
 
 def _private_ok(request: Request) -> bool:
@@ -66,7 +53,7 @@ def _private_ok(request: Request) -> bool:
 
 
 def _existing(request: Request, key: str) -> ScheduleRecord:
-    found = _store(request).get(key)
+    found = schedule_store(services_of(request)).get(key)
     if found is None:
         raise PageNotFound(f"no schedule with id or name '{key}'")
     return found
@@ -77,11 +64,11 @@ def _existing(request: Request, key: str) -> ScheduleRecord:
 
 @router.get("/schedules")
 def schedules_page(request: Request, me: Viewer) -> Response:
-    store = services_of(request).store
-    ticks = recent_ticks_of(store, 3)
-    rows = [_summary(record, ticks.get(record.id, [])) for record in _store(request).all()]
+    services = services_of(request)
+    ticks = recent_ticks_of(services.store, 3)
+    rows = [_summary(record, ticks.get(record.id, [])) for record in schedule_store(services).all()]
     return render(request, "schedules/list.html", section="schedules", rows=rows,
-                  has_journeys=bool(journey_names(store)))  # fmt: skip
+                  has_journeys=bool(journey_names(services.store)))  # fmt: skip
 
 
 @router.get("/schedules/new")
@@ -121,9 +108,11 @@ def edit_schedule_page(request: Request, schedule_id: str, me: Editor) -> Respon
 def create_schedule(request: Request, posted: EditorForm) -> Response:
     try:
         fields = schedule_fields(posted.fields, ScheduleRequest)
-        check_schedule(services_of(request).store, fields, _now(), _private_ok(request))
+        check_schedule(services_of(request).store, fields, utc_now(), _private_ok(request))
         new = NewSchedule(**fields, created_by=posted.session.token.id)
-        record = _store(request, bool(new.webhook_secret)).create(new, _now())
+        record = schedule_store(services_of(request), bool(new.webhook_secret)).create(
+            new, utc_now()
+        )
     except FormError as exc:
         return _form(request, form_text(posted.fields), None, str(exc), exc.status)
     except DuplicateSchedule as exc:
@@ -139,9 +128,9 @@ def update_schedule(request: Request, schedule_id: str, posted: EditorForm) -> R
         merged = {**vars(old), **changes}
         if (merged["journey"] is None) == (merged["artifact_id"] is None):
             raise FormError("give exactly one of journey (its latest artifact) or artifact_id")
-        check_schedule(services_of(request).store, merged, _now(), _private_ok(request))
+        check_schedule(services_of(request).store, merged, utc_now(), _private_ok(request))
         sealing = bool(changes.get("webhook_secret"))
-        record = _store(request, sealing).update(old.id, changes, _now())
+        record = schedule_store(services_of(request), sealing).update(old.id, changes, utc_now())
     except FormError as exc:
         return _form(request, form_text(posted.fields), old, str(exc), exc.status)
     except DuplicateSchedule as exc:
@@ -167,21 +156,21 @@ def _changes(posted: Posted) -> dict[str, Any]:
 @router.post("/schedules/{schedule_id}/pause")
 def pause_schedule(request: Request, schedule_id: str, posted: EditorForm) -> Response:
     record = _existing(request, schedule_id)
-    record = _store(request).set_enabled(record.id, False, _now())
+    record = schedule_store(services_of(request)).set_enabled(record.id, False, utc_now())
     return _to(record, f"Schedule '{record.name}' paused: it does not fire until resumed.", posted)
 
 
 @router.post("/schedules/{schedule_id}/resume")
 def resume_schedule(request: Request, schedule_id: str, posted: EditorForm) -> Response:
     record = _existing(request, schedule_id)
-    record = _store(request).set_enabled(record.id, True, _now())
+    record = schedule_store(services_of(request)).set_enabled(record.id, True, utc_now())
     return _to(record, f"Schedule '{record.name}' resumed: ticks of the pause are not run.", posted)
 
 
 @router.post("/schedules/{schedule_id}/remove")
 def remove_schedule(request: Request, schedule_id: str, posted: EditorForm) -> Response:
     record = _existing(request, schedule_id)
-    _store(request).delete(record.id)
+    schedule_store(services_of(request)).delete(record.id)
     return done("/schedules", f"Schedule '{record.name}' removed.", posted.session)
 
 
