@@ -7,6 +7,10 @@ to recover their pending workflows (DBOS re-enqueues them; any live worker deque
 them) and deletes their rows. On PostgreSQL the leader is whoever holds the session
 advisory lock `LEADER_LOCK`; on SQLite (one machine) every worker may sweep, which is
 safe because recovery is idempotent.
+
+`HEARTBEAT_SECONDS` and `DEAD_AFTER_SECONDS` are the defaults of both; `Thresholds` says
+from which heartbeat age a worker counts as late (`LATE_AFTER_BEATS` beats missed) and
+stale (the sweep threshold), for pages that show workers.
 """
 
 from __future__ import annotations
@@ -16,10 +20,29 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
 LEADER_LOCK = 0x52_51_46_4C  # "RQFL"
+HEARTBEAT_SECONDS = 5.0  # a worker upserts its heartbeat this often
+DEAD_AFTER_SECONDS = 30.0  # a worker silent this long is swept: its runs go to live ones
+LATE_AFTER_BEATS = 3  # heartbeats missed before a worker is shown as late
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Heartbeat ages (seconds) from which a worker is late, and stale (swept)."""
+
+    late_after_s: float
+    stale_after_s: float
+
+    @classmethod
+    def of(cls, interval_s: float, dead_after_s: float) -> Thresholds:
+        return cls(min(LATE_AFTER_BEATS * interval_s, dead_after_s), dead_after_s)
+
+
+DEFAULT_THRESHOLDS = Thresholds.of(HEARTBEAT_SECONDS, DEAD_AFTER_SECONDS)
 _metadata = sa.MetaData()
 workers_table = sa.Table(
     "reqflo_durable_workers",
@@ -45,8 +68,8 @@ class Liveness:
         executor_id: str,
         recover: Callable[[list[str]], int],
         *,
-        interval_s: float = 5.0,
-        dead_after_s: float = 30.0,
+        interval_s: float = HEARTBEAT_SECONDS,
+        dead_after_s: float = DEAD_AFTER_SECONDS,
     ) -> None:
         self.executor_id = executor_id
         self._recover = recover
@@ -57,6 +80,11 @@ class Liveness:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="reqflo-liveness", daemon=True)
         self._started_at = time.time()
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """Late and stale as this worker beats and sweeps."""
+        return Thresholds.of(self.interval_s, self.dead_after_s)
 
     def start(self) -> None:
         _metadata.create_all(self._engine)

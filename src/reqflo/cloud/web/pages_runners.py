@@ -1,10 +1,11 @@
 """Web UI pages: Admin → Runners — the live workers and the runner settings (admin only).
 
 Owns /admin/runners: the durable workers from the same source as `GET /api/v1/workers`
-(reqflo.cloud.api_system; heartbeat age, alive/late/stale against the liveness defaults,
-runs each one is executing when the durable engine's tables say so), refreshed by htmx
-from /admin/runners/workers every few seconds, the runs in progress, and the runner
-settings as a form. The form's fields are derived from the `RunnerSettings` model
+(reqflo.cloud.api_system; heartbeat age, alive/late/stale against the thresholds of this
+server's own durable worker, else the defaults of reqflo.cloud.durable.liveness; runs
+each one is executing when the durable engine's tables say so), refreshed by htmx from
+/admin/runners/workers every few seconds, the runs in progress, and the runner settings
+as a form. The form's fields are derived from the `RunnerSettings` model
 (reqflo.store.schedule_records): known fields get a label and help here, a field added
 later still gets an input from its type. A post is validated by the same model as
 `PUT /api/v1/settings` and stored the same way; errors are shown next to each field.
@@ -24,7 +25,9 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
+from reqflo.cloud.api_deps import Services
 from reqflo.cloud.api_system import WorkerOut, workers
+from reqflo.cloud.durable.liveness import DEFAULT_THRESHOLDS, Liveness, Thresholds
 from reqflo.cloud.web.session import Admin, AdminForm, done, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store import Store
@@ -33,7 +36,6 @@ from reqflo.store.schedule_store import ScheduleStore
 
 router = APIRouter(include_in_schema=False)
 REFRESH_SECONDS = 5
-LATE_AFTER, STALE_AFTER = 15.0, 30.0  # Liveness: a beat every 5 s, swept after 30 s
 LABELS: dict[str, tuple[str, str]] = {
     "default_concurrency": ("Default concurrency",
         "Instances a run executes at once, unless the run sets its own or its journey is below."),
@@ -67,15 +69,28 @@ class Worker:
 def worker_rows(request: Request) -> list[Worker]:
     services = services_of(request)
     active = active_runs(services.store)
+    limits = thresholds(services)
 
     def running(worker: WorkerOut) -> int | None:
         return None if active is None else active.get(worker.executor_id, 0)
 
-    return [Worker(w, liveness(w.seconds_since_heartbeat), running(w)) for w in workers(services)]
+    def status(worker: WorkerOut) -> str:
+        return liveness(worker.seconds_since_heartbeat, limits)
+
+    return [Worker(w, status(w), running(w)) for w in workers(services)]
 
 
-def liveness(age: float) -> str:
-    return "alive" if age < LATE_AFTER else "late" if age < STALE_AFTER else "stale"
+def thresholds(services: Services) -> Thresholds:
+    """Late/stale as this server's own durable worker beats and sweeps (`reqflo server
+    --executor durable`), else the liveness defaults (in-process or `--api-only`)."""
+    own = getattr(services.executor, "liveness", None)
+    return own.thresholds if isinstance(own, Liveness) else DEFAULT_THRESHOLDS
+
+
+def liveness(age: float, limits: Thresholds) -> str:
+    if age < limits.late_after_s:
+        return "alive"
+    return "late" if age < limits.stale_after_s else "stale"
 
 
 def active_runs(store: Store) -> dict[str, int] | None:
@@ -105,10 +120,11 @@ def in_progress(store: Store) -> dict[str, int]:
 @router.get("/admin/runners/workers")
 def workers_fragment(request: Request, me: Admin) -> Response:
     """The workers table alone, for the page's htmx refresh."""
-    progress = in_progress(services_of(request).store)
+    services = services_of(request)
     return render(
-        request, "admin/_workers.html", workers=worker_rows(request), progress=progress,
-        refresh=REFRESH_SECONDS,
+        request, "admin/_workers.html", workers=worker_rows(request),
+        progress=in_progress(services.store), refresh=REFRESH_SECONDS,
+        limits=thresholds(services),
     )  # fmt: skip
 
 
@@ -179,11 +195,12 @@ def runners_page(request: Request, me: Admin) -> Response:
 
 def runners_form(request: Request, values: dict[str, str], errors: dict[str, str],
                  status_code: int = 200) -> Response:  # fmt: skip
-    store = services_of(request).store
+    services = services_of(request)
     return render(
         request, "admin/runners.html", status_code, section="runners", fields=setting_fields(),
         values=values, errors=errors, workers=worker_rows(request),
-        progress=in_progress(store), refresh=REFRESH_SECONDS,
+        progress=in_progress(services.store), refresh=REFRESH_SECONDS,
+        limits=thresholds(services),
     )  # fmt: skip
 
 
