@@ -6,8 +6,10 @@ process lists), `list`, `versions`, `disable`, `destroy`, `audit` (with `--verif
 the Cloud Runner API, and `rotate-master-key`, which runs on the server machine against
 its database: every data key is re-wrapped by the new master key (values untouched),
 then `<data dir>/master.key` is replaced (a copy of the new key waits in
-`master.key.new` until the database is done, so an interruption never loses it). No
-command ever prints a value.
+`master.key.new` until the database is done, so an interruption never loses it). A data
+key the current master key cannot unwrap stops the rotation before anything is written,
+naming each such secret version or schedule (exit code 2, with a hint). No command ever
+prints a value.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ import base64
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 import typer
 from rich.text import Text
 
 from reqflo.cli_cloud import DATA_DIR_HELP, DB_HELP, _calling, _fail, _out
+
+if TYPE_CHECKING:
+    from reqflo.store import Store
 
 secrets_app = typer.Typer(
     help="Secrets stored encrypted in the Cloud Runner (admin).", no_args_is_help=True
@@ -31,6 +36,7 @@ ENV_HELP = "The environment, or '*' for a workspace-wide secret."
 EnvOption = Annotated[str, typer.Option("--env", "-e", help=ENV_HELP)]
 NameArg = Annotated[str, typer.Argument(help="The secret's name, as in {{ secrets.NAME }}.")]
 NEW_KEY_ENV = "REQFLO_NEW_MASTER_KEY"
+SHOWN_PROBLEMS = 20
 
 
 def register(app: typer.Typer) -> None:
@@ -150,8 +156,6 @@ def rotate_master_key(
     """Re-wrap every secret's data key with a new master key (run with the service stopped)."""
     from reqflo.cloud.durable.keys import KEY_ENV, KEY_FILE, SealError, load_master_key
     from reqflo.cloud.server import ServerConfig, open_store
-    from reqflo.store.schedule_secrets import rewrap_all
-    from reqflo.store.secret_store import SecretVault
 
     config = ServerConfig.resolve(data_dir, db, executor="inprocess")
     from_env = bool(os.environ.get(KEY_ENV, "").strip())
@@ -164,22 +168,86 @@ def rotate_master_key(
     except (SealError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     key_path = config.data_dir / KEY_FILE
-    staged = key_path.with_name(KEY_FILE + ".new")
-    if not from_env:
-        _write_key(staged, new_key)
+    staged = None if from_env else key_path.with_name(KEY_FILE + ".new")
     store = open_store(config)
     try:
-        count = SecretVault(store, old_key).rotate_master_key(new_key, "cli rotate-master-key")
-        count += rewrap_all(store, old_key, new_key)  # schedules' webhook secrets
+        count = _rotate(store, old_key, new_key, staged)
     finally:
         store.close()
     err = _out(stderr=True)
     err.print(Text(f"✔ {count} data keys re-wrapped with the new master key", "green"))
-    if from_env:
+    if staged is None:
         err.print(f"now set {KEY_ENV} to the new key on every server and worker")
     else:
         staged.replace(key_path)
         err.print(f"{key_path} now holds the new master key")
+
+
+def _rotate(store: Store, old_key: bytes, new_key: bytes, staged: Path | None) -> int:
+    """Check that the old key unwraps every data key, then re-wrap them (schedules' webhook
+    secrets, then the vault: one transaction each, both re-runnable). A data key the old
+    key cannot unwrap stops the command before anything is written; the new key is staged
+    in `staged` (when the key lives in a file) before the first write."""
+    from reqflo.secrets.envelope import EnvelopeError
+    from reqflo.store.schedule_secrets import rewrap_all
+    from reqflo.store.secret_store import RotationRefused, SecretVault
+
+    vault = SecretVault(store, old_key)
+    problems = [str(p) for p in vault.rotation_problems(new_key)]
+    problems += _stray_webhook_secrets(store, old_key, new_key)
+    if problems:
+        raise _refused(problems, old_key, staged)
+    if staged is not None:
+        _write_key(staged, new_key)
+    try:
+        count = rewrap_all(store, old_key, new_key)
+    except EnvelopeError as exc:  # key id matches, yet it does not open: tampered or moved
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+        stray = ["a schedule's webhook secret (tampered or moved)"]
+        raise _refused(stray, old_key, staged) from exc
+    try:
+        return count + vault.rotate_master_key(new_key, "cli rotate-master-key")
+    except RotationRefused as exc:  # written under another key since the check just above
+        again = f" with --new-key-file {staged}" if staged else f" with the same {NEW_KEY_ENV}"
+        raise _fail(f"{exc}. The webhook secrets were re-wrapped already: destroy those "
+                    f"secrets, then run again{again}") from exc  # fmt: skip
+
+
+def _stray_webhook_secrets(store: Store, old_key: bytes, new_key: bytes) -> list[str]:
+    """Schedules whose webhook secret is wrapped by neither key (so the old one cannot
+    unwrap it): named by schedule, never by value."""
+    from sqlalchemy import select
+
+    from reqflo.secrets.envelope import key_id
+    from reqflo.store.schedule_models import ScheduleRow
+
+    known = {key_id(old_key), key_id(new_key)}
+    query = select(ScheduleRow.name, ScheduleRow.webhook_secret_key_id).where(
+        ScheduleRow.webhook_secret_wrapped_key.is_not(None)
+    )
+    with store.session() as session:
+        rows = session.execute(query.order_by(ScheduleRow.name)).all()
+    return [f"the webhook secret of schedule '{name}' (wrapped by key {wrapped_by})"
+            for name, wrapped_by in rows if wrapped_by and wrapped_by not in known]  # fmt: skip
+
+
+def _refused(problems: list[str], old_key: bytes, staged: Path | None) -> typer.Exit:
+    from reqflo.cloud.durable.keys import KEY_ENV, KEY_FILE
+    from reqflo.secrets.envelope import key_id
+
+    where = str(staged.with_name(KEY_FILE)) if staged else KEY_ENV
+    shown = "".join(f"\n  - {p}" for p in problems[:SHOWN_PROBLEMS])
+    if len(problems) > SHOWN_PROBLEMS:
+        shown += f"\n  … and {len(problems) - SHOWN_PROBLEMS} more"
+    return _fail(
+        f"{len(problems)} data key(s) cannot be unwrapped by the current master key "
+        f"(key {key_id(old_key)}), so nothing was re-wrapped:{shown}\n"
+        f"hint: they were sealed under another master key. Put that key back in {where} "
+        "and run again; if it is lost, destroy "
+        "those secrets (reqflo secrets destroy NAME --env ENV) or set those schedules' "
+        "webhook secrets again, then run again."
+    )
 
 
 def _new_key(path: Path | None) -> bytes:

@@ -7,6 +7,8 @@ audit entry (reqflo.store.secret_audit) in the same transaction. No method retur
 value except `resolve`, which the worker's secret source calls just before a request is
 built. Writes may be compare-and-set (`expected_version`: the current version the
 writer saw; 0 for "must not exist yet"). `destroy` wipes every version's ciphertext.
+`rotate_master_key` re-wraps every data key in one transaction, or raises
+`RotationRefused` naming each version (`UnwrapProblem`) the vault's key cannot unwrap.
 """
 
 from __future__ import annotations
@@ -15,13 +17,22 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from reqflo.secrets.envelope import Sealed, SecretIdentity, key_id, rewrap, seal, unseal
+from reqflo.secrets.envelope import (
+    EnvelopeError,
+    Sealed,
+    SecretIdentity,
+    key_id,
+    rewrap,
+    seal,
+    unseal,
+)
 from reqflo.store.records import now
 from reqflo.store.secret_audit import AuditCheck, AuditEvent, AuditFilter, append, entries, verify
 from reqflo.store.secret_models import (
@@ -41,6 +52,33 @@ ATTEMPTS = 8
 
 class SecretConflict(Exception):
     """A compare-and-set write saw another current version."""
+
+
+@dataclass(frozen=True)
+class UnwrapProblem:
+    """A version whose data key the vault's master key cannot unwrap (never its value)."""
+
+    environment: str
+    name: str
+    version: int
+    key_id: str | None  # the fingerprint stored with it: which master key wrapped it
+
+    def __str__(self) -> str:
+        wrapped_by = f"wrapped by key {self.key_id}" if self.key_id else "no key id"
+        return f"secret '{self.name}' v{self.version} in '{self.environment}' ({wrapped_by})"
+
+
+class RotationRefused(Exception):
+    """A master-key rotation found versions it cannot unwrap; it re-wrapped nothing."""
+
+    def __init__(self, current_key_id: str, problems: tuple[UnwrapProblem, ...]) -> None:
+        self.current_key_id, self.problems = current_key_id, problems
+        names = ", ".join(str(p) for p in problems[:5])
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        super().__init__(
+            f"{len(problems)} secret version(s) cannot be unwrapped by the current master key "
+            f"(key {current_key_id}): {names}{more}"
+        )
 
 
 class SecretVault:
@@ -204,27 +242,46 @@ class SecretVault:
     def rotate_master_key(self, new_key: bytes, actor: str) -> int:
         """Re-wrap every data key with `new_key` (values untouched); how many were re-wrapped.
 
+        One transaction: if the vault's key cannot unwrap some version (sealed under another
+        master key, or tampered), `RotationRefused` names them all and nothing is re-wrapped.
         Versions already wrapped by `new_key` are skipped, so an interrupted rotation can be
         run again. The vault keeps using its old key: open a new vault with `new_key`."""
-        old_id, new_id = key_id(self._key), key_id(new_key)
+        new_id = key_id(new_key)
 
         def work(session: Session) -> int:
-            count = 0
-            for row in session.scalars(select(SecretVersionRow)):
-                if row.wrapped_key is None or row.key_id == new_id:
-                    continue
-                if row.key_id != old_id:
-                    raise LookupError(
-                        f"secret '{row.name}' v{row.version} in "
-                        f"'{row.environment}' is wrapped by another master key"
-                    )
-                identity = SecretIdentity(row.environment, row.name, row.version)
-                row.wrapped_key = rewrap(self._key, new_key, identity, row.wrapped_key)
-                row.key_id, count = new_id, count + 1
-            append(session, AuditEvent(actor, "rotate-master-key", version=count))
-            return count
+            rewrapped, problems = self._rewrapped(session, new_key)
+            if problems:
+                raise RotationRefused(key_id(self._key), problems)
+            for row, wrapped_key in rewrapped:
+                row.wrapped_key, row.key_id = wrapped_key, new_id
+            append(session, AuditEvent(actor, "rotate-master-key", version=len(rewrapped)))
+            return len(rewrapped)
 
         return self._retrying(work)
+
+    def rotation_problems(self, new_key: bytes) -> tuple[UnwrapProblem, ...]:
+        """The versions a rotation to `new_key` would refuse (a read-only check)."""
+        with self._session() as session:
+            return self._rewrapped(session, new_key)[1]
+
+    def _rewrapped(
+        self, session: Session, new_key: bytes
+    ) -> tuple[list[tuple[SecretVersionRow, bytes]], tuple[UnwrapProblem, ...]]:
+        """Each version not yet wrapped by `new_key` with its data key so wrapped (nothing is
+        written), and the versions whose data key the vault's key cannot unwrap."""
+        new_id, rewrapped, problems = key_id(new_key), [], []
+        query = select(SecretVersionRow).order_by(
+            SecretVersionRow.environment, SecretVersionRow.name, SecretVersionRow.version
+        )
+        for row in session.scalars(query):
+            if row.wrapped_key is None or row.key_id == new_id:
+                continue
+            identity = SecretIdentity(row.environment, row.name, row.version)
+            try:
+                rewrapped.append((row, rewrap(self._key, new_key, identity, row.wrapped_key)))
+            except EnvelopeError:
+                problems.append(UnwrapProblem(row.environment, row.name, row.version, row.key_id))
+        return rewrapped, tuple(problems)
 
     @staticmethod
     def _version_rows(session: Session, environment: str, name: str) -> list[SecretVersionRow]:
@@ -240,4 +297,4 @@ def _state(row: SecretVersionRow, current: int) -> str:
     return "current" if row.version == current else "previous"
 
 
-__all__ = ["SecretConflict", "SecretVault"]
+__all__ = ["RotationRefused", "SecretConflict", "SecretVault", "UnwrapProblem"]
