@@ -2,7 +2,8 @@
 
 Owns `append` (adds one entry inside the caller's transaction: sequence number = last
 + 1, `prev_hash` = the last entry's hash, `hash` = SHA-256 over `prev_hash` and the
-entry's canonical JSON), `entries` (the admin query, newest first, with filters) and
+entry's canonical JSON), `entries` (the admin query, newest first, with filters),
+`last_changes` (each secret's newest set/disable/destroy entry, in one query) and
 `verify` (recomputes the chain: an edited, removed or reordered entry breaks it; the
 returned head hash lets an operator notice a truncated tail by comparing with a head
 noted earlier). Entries record who did what to which secret version, never a value.
@@ -18,12 +19,13 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from reqflo.store.secret_models import AUDIT_ACTIONS, AuditEntry, AuditRow
 
 GENESIS = "0" * 64
+CHANGES = ("set", "disable", "destroy")  # what changes a secret (a resolution does not)
 AUDIT_LOCK = 0x5265_7166_6C61  # PostgreSQL advisory lock key of the audit chain
 
 
@@ -91,6 +93,26 @@ def entries(session: Session, where: AuditFilter) -> list[AuditEntry]:
         if wanted is not None:
             query = query.where(column == wanted)
     return [AuditEntry.of(row) for row in session.scalars(query)]
+
+
+def last_changes(
+    session: Session, environment: str | None = None
+) -> dict[tuple[str, str], AuditEntry]:
+    """The newest change entry of each secret (of `environment` only, if given), keyed by
+    (environment, name): one query, the highest sequence number per secret among its
+    changes joined back to its entry, whatever the length of the log."""
+    newest = (
+        select(func.max(AuditRow.seq))
+        .where(AuditRow.action.in_(CHANGES))
+        .group_by(AuditRow.environment, AuditRow.name)
+    )
+    if environment is not None:
+        newest = newest.where(AuditRow.environment == environment)
+    found: dict[tuple[str, str], AuditEntry] = {}
+    for row in session.scalars(select(AuditRow).where(AuditRow.seq.in_(newest))):
+        if row.environment is not None and row.name is not None:
+            found[(row.environment, row.name)] = AuditEntry.of(row)
+    return found
 
 
 def verify(session: Session) -> AuditCheck:

@@ -34,7 +34,15 @@ from reqflo.secrets.envelope import (
     unseal,
 )
 from reqflo.store.records import now
-from reqflo.store.secret_audit import AuditCheck, AuditEvent, AuditFilter, append, entries, verify
+from reqflo.store.secret_audit import (
+    AuditCheck,
+    AuditEvent,
+    AuditFilter,
+    append,
+    entries,
+    last_changes,
+    verify,
+)
 from reqflo.store.secret_models import (
     WORKSPACE,
     AuditEntry,
@@ -201,6 +209,11 @@ class SecretVault:
     def audit(self, where: AuditFilter | None = None) -> list[AuditEntry]:
         with self._session() as session:
             return entries(session, where or AuditFilter())
+
+    def last_changes(self, environment: str | None = None) -> dict[tuple[str, str], AuditEntry]:
+        """Each secret's newest set/disable/destroy entry, by (environment, name)."""
+        with self._session() as session:
+            return last_changes(session, environment)
 
     def verify_audit(self) -> AuditCheck:
         with self._session() as session:

@@ -30,9 +30,7 @@ from reqflo.store.secret_models import WORKSPACE, AuditEntry, SecretRecord
 from reqflo.store.secret_store import SecretConflict, SecretVault
 
 router = APIRouter(include_in_schema=False)
-CHANGES = ("set", "disable", "destroy")
 AUDIT_ROWS = 200
-SCAN_LIMIT = 5000
 
 
 @dataclass(frozen=True)
@@ -51,17 +49,6 @@ def secret_url(environment: str, name: str) -> str:
     return f"/admin/secrets/{quote(environment, safe='')}/{quote(name, safe='')}"
 
 
-def last_changes(vault: SecretVault) -> dict[tuple[str | None, str | None], AuditEntry]:
-    """The newest set/disable/destroy entry of each secret (resolutions are not changes)."""
-    found: dict[tuple[str | None, str | None], AuditEntry] = {}
-    for action in CHANGES:
-        for entry in vault.audit(AuditFilter(action=action, limit=SCAN_LIMIT)):
-            key = (entry.environment, entry.name)
-            if key not in found or found[key].seq < entry.seq:
-                found[key] = entry
-    return found
-
-
 # ------------------------------------------------------------------ list and add
 
 
@@ -72,8 +59,8 @@ def secrets_page(request: Request, me: Admin, environment: str | None = None) ->
 
 def secrets_form(request: Request, *, status_code: int = 200, **form: Any) -> Response:
     vault = vault_of(request)
-    changes = last_changes(vault)
     shown = form.pop("environment", None)
+    changes = vault.last_changes(shown)
     rows = [
         SecretLine(r, changes.get((r.environment, r.name)))
         for r in vault.secrets(shown)
