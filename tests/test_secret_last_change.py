@@ -10,13 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, inspect, select
 
 from reqflo.cloud.durable.keys import load_master_key
 from reqflo.store import Store
-from reqflo.store.secret_audit import AuditEvent, AuditFilter, append
+from reqflo.store.secret_audit import CHANGES, AuditEvent, AuditFilter, append
+from reqflo.store.secret_models import AuditRow
 from reqflo.store.secret_store import SecretVault
 from test_cloud_support import opened_store
 from web_support import running_site, signed_in
+
+AUDIT = AuditRow.__tablename__
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -56,6 +60,19 @@ def test_the_last_change_of_each_secret(store: Store) -> None:
     assert set(vault.last_changes("staging")) == {("staging", n) for n in "ACDE"}
     assert vault.last_changes("*") == {("*", "B"): changes[("*", "B")]}
     assert vault.last_changes("nowhere") == {}
+
+
+def test_the_query_reads_an_index_of_the_changes(store: Store) -> None:
+    indexes = {i["name"]: i["column_names"] for i in inspect(store.engine).get_indexes(AUDIT)}
+    assert indexes.get("ix_secret_audit_changes") == ["action", "environment", "name", "seq"]
+    if store.engine.dialect.name == "sqlite":  # reads the index only, not the table
+        newest = select(func.max(AuditRow.seq)).where(AuditRow.action.in_(CHANGES))
+        query = newest.group_by(AuditRow.environment, AuditRow.name).compile(
+            store.engine, compile_kwargs={"literal_binds": True}
+        )
+        with store.engine.connect() as connection:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}").all()
+        assert any("COVERING INDEX ix_secret_audit_changes" in str(step) for step in plan), plan
 
 
 def list_row(page: str, name: str) -> str:

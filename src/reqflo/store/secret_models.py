@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String
+from sqlalchemy import DateTime, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reqflo.store.models import Base
@@ -49,6 +49,9 @@ class SecretVersionRow(Base):
 
 class AuditRow(Base):
     __tablename__ = "secret_audit"
+    __table_args__ = (  # each secret's last change (secret_audit.last_changes; 0007)
+        Index("ix_secret_audit_changes", "action", "environment", "name", "seq"),
+    )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(40))  # ISO 8601 UTC, hashed as written
