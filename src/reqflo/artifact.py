@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -259,6 +260,14 @@ def reqflo_home() -> Path:
     return Path(os.environ.get("REQFLO_HOME") or Path.home() / ".reqflo")
 
 
+@dataclass(frozen=True)
+class Stored:
+    """Where `ArtifactCache.store` wrote an artifact, and the SHA-256 of the bytes it wrote."""
+
+    path: Path
+    sha256: str
+
+
 class ArtifactCache:
     """Content-addressed store: `<root>/<id[:2]>/<id>.json`, written atomically."""
 
@@ -269,12 +278,17 @@ class ArtifactCache:
         return self.root / artifact_id[:2] / f"{artifact_id}.json"
 
     def put(self, artifact: Artifact) -> Path:
+        return self.store(artifact).path
+
+    def store(self, artifact: Artifact) -> Stored:
+        """Write the artifact file (serialised once); its path and the SHA-256 of its bytes."""
+        data = dumps(artifact).encode("utf-8")
         path = self.path_for(artifact.id)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(dumps(artifact), encoding="utf-8")
+        tmp.write_bytes(data)
         os.replace(tmp, path)
-        return path
+        return Stored(path, hashlib.sha256(data).hexdigest())
 
     def get(self, artifact_id: str) -> Artifact:
         matches = self.resolve(artifact_id)

@@ -141,16 +141,18 @@ def cached_build(display: str, text: str, artifacts: ArtifactCache) -> Artifact 
     return artifact
 
 
-def record_build(display: str, text: str, artifact: Artifact) -> None:
-    """Remember the artifact (as ArtifactCache.put just wrote it) this journey compiled to;
-    not if the compiler read another text (the file changed since `text` was read)."""
+def record_build(display: str, text: str, artifact: Artifact, sha256: str | None = None) -> None:
+    """Remember the artifact this journey compiled to, and the SHA-256 of the file
+    ArtifactCache.store just wrote for it (`Stored.sha256`; without it, the artifact is
+    serialised again to compute it); not if the compiler read another text (the file
+    changed since `text` was read)."""
     if not _describes(artifact, display, text):
         return
     try:
         path = _build_file(build_key(display, text))
     except OSError:  # the compiler's sources cannot be read (e.g. a zipped install)
         return
-    _write(path, f"{artifact.id} {_digest(dumps(artifact))}")
+    _write(path, f"{artifact.id} {sha256 or _digest(dumps(artifact))}")
 
 
 def _describes(artifact: Artifact, display: str, text: str) -> bool:
