@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -27,6 +29,10 @@ from reqflo.store.secret_models import AUDIT_ACTIONS, AuditEntry, AuditRow
 GENESIS = "0" * 64
 CHANGES = ("set", "disable", "destroy")  # what changes a secret (a resolution does not)
 AUDIT_LOCK = 0x5265_7166_6C61  # PostgreSQL advisory lock key of the audit chain
+VERIFY_BATCH = 2000
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)  # as json.dumps
+HASHED = (AuditRow.seq, AuditRow.at, AuditRow.actor, AuditRow.action, AuditRow.environment,
+          AuditRow.name, AuditRow.version, AuditRow.run_id)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,13 @@ class AuditCheck:
 def entry_hash(prev_hash: str, seq: int, at: str, event: AuditEvent) -> str:
     fields = [seq, at, event.actor, event.action, event.environment, event.name,
               event.version, event.run_id]  # fmt: skip
-    canonical = json.dumps(fields, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
+    return _chained(prev_hash, fields)
+
+
+def _chained(prev_hash: str, fields: list[object]) -> str:
+    """SHA-256 over the previous hash and the entry's canonical JSON (written once, never
+    change: every stored hash depends on these exact bytes)."""
+    return hashlib.sha256(f"{prev_hash}\n{_CANONICAL.encode(fields)}".encode()).hexdigest()
 
 
 def append(session: Session, event: AuditEvent) -> AuditEntry:
@@ -116,17 +127,30 @@ def last_changes(
 
 
 def verify(session: Session) -> AuditCheck:
+    """Recompute the chain in one streaming pass in sequence order: plain column tuples in
+    batches (no ORM objects, memory does not grow with the log), each entry's hash from its
+    fields and the previous entry's hash."""
+    rows = session.execute(
+        select(*HASHED, AuditRow.prev_hash, AuditRow.hash).order_by(AuditRow.seq),
+        execution_options={"yield_per": VERIFY_BATCH},
+    )
+    try:
+        return _walk(rows)
+    finally:
+        rows.close()  # a break ends the walk early: close PostgreSQL's server-side cursor
+
+
+def _walk(rows: Iterable[Sequence[Any]]) -> AuditCheck:
     prev, count = GENESIS, 0
-    for row in session.scalars(select(AuditRow).order_by(AuditRow.seq)):
-        count += 1
-        event = AuditEvent(row.actor, row.action, row.environment, row.name, row.version,
-                           row.run_id)  # fmt: skip
-        if row.seq != count:
-            return AuditCheck(False, count, prev, f"entry {count} is missing (found {row.seq})")
-        if row.prev_hash != prev:
-            problem = f"entry {row.seq} does not follow its predecessor"
+    for row in rows:
+        *fields, prev_hash, stored = row
+        seq, count = fields[0], count + 1
+        if seq != count:
+            return AuditCheck(False, count, prev, f"entry {count} is missing (found {seq})")
+        if prev_hash != prev:
+            problem = f"entry {seq} does not follow its predecessor"
             return AuditCheck(False, count, prev, problem)
-        if row.hash != entry_hash(prev, row.seq, row.at, event):
-            return AuditCheck(False, count, prev, f"entry {row.seq} was altered")
-        prev = row.hash
+        if stored != _chained(prev, fields):
+            return AuditCheck(False, count, prev, f"entry {seq} was altered")
+        prev = stored
     return AuditCheck(True, count, prev)
