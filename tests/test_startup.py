@@ -296,6 +296,7 @@ def test_a_cached_one_row_run_imports_no_compiler_parser_or_yaml(
     heavy = {"reqflo.compiler", "reqflo.journey.parser", "reqflo.journey.model", "ruamel.yaml"}
     assert not heavy & warm
     assert "reqflo.parallel" not in warm and "reqflo.runner.engine" in warm
+    assert "reqflo.cache_prune" in cold and "reqflo.cache_prune" not in warm  # misses prune
 
 
 def _run_cli(args: list[str], cwd: Path) -> set[str]:

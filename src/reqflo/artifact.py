@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -269,7 +270,13 @@ class Stored:
 
 
 class ArtifactCache:
-    """Content-addressed store: `<root>/<id[:2]>/<id>.json`, written atomically."""
+    """Content-addressed store: `<root>/<id[:2]>/<id>.json`, written atomically.
+
+    A file's modification time is its last use (written, or read by `get` or the build
+    index), which is what `reqflo cache prune` goes by (`reqflo.run_cache`). Pruning only
+    removes files, never the `<id[:2]>` folders, so a concurrent `store` always finds its
+    folder.
+    """
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or reqflo_home() / "artifacts"
@@ -291,8 +298,19 @@ class ArtifactCache:
         return Stored(path, hashlib.sha256(data).hexdigest())
 
     def get(self, artifact_id: str) -> Artifact:
-        matches = self.resolve(artifact_id)
-        return loads(matches.read_text(encoding="utf-8"))
+        path = self.resolve(artifact_id)
+        try:
+            artifact = loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:  # pruned since resolve() found it
+            raise ArtifactError(f"no artifact {artifact_id} in {self.root}") from exc
+        self.touch(path)  # a run by id is a use: `artifact list` and pruning go by it
+        return artifact
+
+    @staticmethod
+    def touch(path: Path) -> None:
+        """Mark a cache file as used now (best effort: a file pruned meanwhile is fine)."""
+        with suppress(OSError):
+            os.utime(path)
 
     def resolve(self, prefix: str) -> Path:
         """The file of the artifact whose id starts with `prefix` (at least 6 hex digits)."""

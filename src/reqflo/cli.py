@@ -420,6 +420,7 @@ def artifact_list() -> None:
 from reqflo.cli_cloud import register  # noqa: E402
 
 register(app)
+__import__("reqflo.cli_cache").cli_cache.register(app)  # cache path, info, prune
 if _COLLECTING_BEFORE_IMPORT:  # an importer (tests) gets it back as it was, nothing frozen
     gc.enable()  # (main() pauses it again; start_collecting() freezes what start-up made)
 

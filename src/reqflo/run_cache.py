@@ -26,6 +26,11 @@ never need clearing (deleting them is always safe):
   environment file on cached data too (`reqflo.project`), so they can change freely.
 
 Files are written atomically with mode 0600; a cache that cannot be written is skipped.
+
+Neither grows without bound: a hit touches the entry and the artifact it served (a
+file's modification time is its last use), and a write (a miss, never a hit) runs the
+daily prune of `reqflo.cache_prune`, which also removes the build entries of an artifact
+it removes. A hit whose artifact file was pruned meanwhile is a miss, and compiles.
 """
 
 from __future__ import annotations
@@ -126,18 +131,19 @@ def cached_build(display: str, text: str, artifacts: ArtifactCache) -> Artifact 
     """The artifact an earlier compile of exactly this journey stored, if the cache file
     still holds exactly what that compile wrote (and so still verifies)."""
     try:
-        entry = _build_file(build_key(display, text)).read_text(encoding="ascii")
-        artifact_id, _, digest = entry.strip().partition(" ")
+        index = _build_file(build_key(display, text))
+        artifact_id, _, digest = index.read_text(encoding="ascii").strip().partition(" ")
         stored = artifacts.path_for(artifact_id)
-        content = stored.read_text(encoding="utf-8")
+        content = stored.read_text(encoding="utf-8")  # pruned meanwhile: a miss
         if len(artifact_id) != 64 or _digest(content) != digest:
             return None
         artifact = loads(content)
         if artifact.id != artifact_id or not _describes(artifact, display, text):
             return None
-        os.utime(stored)  # as the compile's put() did: `artifact list` shows it as recent
     except (OSError, UnicodeDecodeError, ArtifactError):
         return None
+    for used in (stored, index):  # as the compile's writes did: recent for `artifact
+        ArtifactCache.touch(used)  # list` and for pruning
     return artifact
 
 
@@ -152,7 +158,8 @@ def record_build(display: str, text: str, artifact: Artifact, sha256: str | None
         path = _build_file(build_key(display, text))
     except OSError:  # the compiler's sources cannot be read (e.g. a zipped install)
         return
-    _write(path, f"{artifact.id} {sha256 or _digest(dumps(artifact))}")
+    if _write(path, f"{artifact.id} {sha256 or _digest(dumps(artifact))}"):
+        _prune_if_due()
 
 
 def _describes(artifact: Artifact, display: str, text: str) -> bool:
@@ -166,19 +173,23 @@ def _digest(text: str) -> str:
 def cached_environment(text: str) -> dict[str, Any] | None:
     """The mapping `record_environment` stored for this text, if intact."""
     try:
-        entry = _environment_file(text).read_text(encoding="ascii")
-        digest, _, data = entry.partition("\n")
+        path = _environment_file(text)
+        digest, _, data = path.read_text(encoding="ascii").partition("\n")
         found = json.loads(data) if _digest(data) == digest else None
     except (OSError, ValueError):
         return None
-    return found if isinstance(found, dict) else None
+    if not isinstance(found, dict):
+        return None
+    ArtifactCache.touch(path)
+    return found
 
 
 def record_environment(text: str, values: dict[str, Any]) -> None:
     """Remember the YAML parser's mapping for this text, if JSON gives it back exactly."""
     if _plain(values):
         data = json.dumps(values)  # ASCII: lone surrogates too
-        _write(_environment_file(text), f"{_digest(data)}\n{data}")
+        if _write(_environment_file(text), f"{_digest(data)}\n{data}"):
+            _prune_if_due()
 
 
 def _environment_file(text: str) -> Path:
@@ -198,7 +209,14 @@ def _plain(value: Any) -> bool:
     return kind in (str, int, bool) or value is None
 
 
-def _write(path: Path, text: str) -> None:
+def _prune_if_due() -> None:
+    """After a write (a miss), never on a hit: the daily prune (imported only then)."""
+    from reqflo.cache_prune import prune_if_due
+
+    prune_if_due(cache_root(), ArtifactCache())
+
+
+def _write(path: Path, text: str) -> bool:
     """Atomically, owner-only; a cache that cannot be written is simply not used."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -209,3 +227,5 @@ def _write(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except (OSError, UnicodeEncodeError):
         tmp.unlink(missing_ok=True)
+        return False
+    return True
