@@ -5,13 +5,14 @@ and nothing re-wrapped (the database, `master.key` and the audit log are unchang
 
 from __future__ import annotations
 
+import base64
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from leakscan import find_leaks
@@ -82,7 +83,7 @@ def snapshot(data_dir: Path) -> dict[str, Any]:
     finally:
         store.close()
     files = sorted(p.name for p in data_dir.iterdir() if p.name.startswith("master.key"))
-    key_file = (data_dir / "master.key").read_text()
+    key_file = (data_dir / "master.key").read_text() if "master.key" in files else None
     return {"versions": sorted(versions), "hooks": sorted(hooks), "rotations": rotations,
             "files": files, "key": key_file}  # fmt: skip
 
@@ -114,6 +115,42 @@ def test_a_webhook_secret_wrapped_by_another_key_is_named_and_nothing_is_rotated
     assert "schedule 'nightly'" in text and "nothing was re-wrapped" in text, text
     assert not find_leaks(text, [*VALUES.values(), HOOK])
     assert snapshot(tmp_path) == before
+
+
+def test_with_the_key_in_the_environment_the_hint_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQFLO_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    monkeypatch.setenv("REQFLO_NEW_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    seeded(tmp_path, stray_secret=True, stray_webhook=True)
+    before = snapshot(tmp_path)
+    code, text = rotate(tmp_path)
+    assert code == 2 and "3 data key(s) cannot be unwrapped" in text, text
+    assert "Put that key back in REQFLO_MASTER_KEY" in text and "Traceback" not in text
+    assert snapshot(tmp_path) == before
+
+
+def test_a_tampered_webhook_secret_under_the_current_key_rotates_nothing(
+    tmp_path: Path,
+) -> None:
+    seeded(tmp_path, stray_secret=False, stray_webhook=False)
+    store = Store.open(sqlite_url(tmp_path))
+    try:
+        new = NewSchedule(name="tampered", cron="0 * * * *", timezone="UTC", created_by="t",
+                          artifact_id="a" * 64, webhook_secret=HOOK)  # fmt: skip
+        ScheduleStore(store, load_master_key(tmp_path)).create(
+            new, datetime(2026, 2, 1, tzinfo=UTC)
+        )
+        with store.session() as session:  # its key id still names the current master key
+            session.execute(update(ScheduleRow).values(webhook_secret_wrapped_key=os.urandom(60)))
+    finally:
+        store.close()
+    before = snapshot(tmp_path)
+    code, text = rotate(tmp_path)
+    assert code == 2 and "a schedule's webhook secret (tampered or moved)" in text, text
+    assert "nothing was re-wrapped" in text and "Traceback" not in text
+    assert not find_leaks(text, [*VALUES.values(), HOOK])
+    assert snapshot(tmp_path) == before  # no master.key.new left behind either
 
 
 def test_the_vault_refuses_the_whole_rotation_in_one_transaction(tmp_path: Path) -> None:
