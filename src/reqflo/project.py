@@ -145,9 +145,9 @@ def _compiled(path: Path, cwd: Path) -> tuple[Artifact | None, CheckResult | Non
 
     result = check_file(path, display)
     if result.artifact is not None:
-        ArtifactCache().put(result.artifact)
+        stored = ArtifactCache().store(result.artifact)
         if text is not None:
-            run_cache.record_build(display, text, result.artifact)
+            run_cache.record_build(display, text, result.artifact, stored.sha256)
     return result.artifact, result, root
 
 
