@@ -10,7 +10,8 @@ Routes (viewer unless said otherwise):
                             the run is active; answers `HX-Refresh` when it ends), the
                             instances (paged, failed only) or the single instance's evidence.
 - GET /runs/{id}/instances/{index}  one instance's evidence: steps, attempts, assertions.
-- GET /runs/{id}/diff       against the previous run of the journey (reqflo.cloud.web.run_diff).
+- GET /runs/{id}/diff       against the previous run of the journey (reqflo.cloud.web.run_diff),
+                            changed instances paged by `limit` and `after`.
 - POST /runs/{id}/rerun, POST /runs/{id}/cancel (editor): the API's rerun and cancel.
 """
 
@@ -26,7 +27,7 @@ from fastapi.responses import Response
 
 from reqflo.cloud.api_runs import cancel_run, rerun
 from reqflo.cloud.web import run_form
-from reqflo.cloud.web.run_diff import diff_runs
+from reqflo.cloud.web.run_diff import diff_page as diff_page_of
 from reqflo.cloud.web.run_evidence import evidence_helpers, instance_result
 from reqflo.cloud.web.schedule_forms import FormError
 from reqflo.cloud.web.session import (
@@ -40,6 +41,7 @@ from reqflo.cloud.web.session import (
 from reqflo.cloud.web.templating import render
 from reqflo.store import RunFilter, RunRecord
 from reqflo.store.models import RUN_STATUSES
+from reqflo.store.run_diff_views import BadCursor, DiffCursor
 from reqflo.store.run_views import ACTIVE, RunViews
 from reqflo.store.schedule_store import ScheduleStore
 
@@ -48,6 +50,7 @@ PAGE_SIZE = 50
 MAX_OFFSET = 1_000_000_000  # an offset beyond it is a typo (and too large for SQLite)
 TRIGGERS = ("api", "rerun", "schedule")
 FILTERS = ("journey", "status", "environment", "trigger", "from", "to")
+DIFF_PAGE, MAX_DIFF_PAGE = 100, 500  # changed instances a diff page lists
 
 
 def views(request: Request) -> RunViews:
@@ -271,14 +274,31 @@ def instance_page(request: Request, run_id: str, index: str, me: Viewer) -> Resp
 
 @router.get("/runs/{run_id}/diff")
 def diff_page(request: Request, run_id: str, me: Viewer) -> Response:
+    """One page of changed instances (`limit`, `after`: the previous page's `next`)."""
     run = existing(request, run_id)
     against = request.query_params.get("against")
     previous = existing(request, against) if against else views(request).previous(run)
-    store = services_of(request).store
+    after, limit = diff_paging(request.query_params.get("after"), request.query_params.get("limit"))
     diff = None
     if previous is not None:
-        diff = diff_runs(previous, run, store.instances(previous.id), store.instances(run.id))
-    return render(request, "runs/diff.html", section="runs", run=run, previous=previous, diff=diff)
+        diff = diff_page_of(services_of(request).store, previous, run, after, limit)
+    return render(request, "runs/diff.html", section="runs", run=run, previous=previous,
+                  diff=diff, limit=limit, against=against or "")  # fmt: skip
+
+
+def diff_paging(after: str | None, limit: str | None) -> tuple[DiffCursor | None, int]:
+    """The diff page's paging parameters; a precise 400 page for a bad one."""
+    try:
+        cursor = DiffCursor.parse(after) if after is not None else None
+    except BadCursor as exc:
+        raise HTTPException(400, f"after: {exc}") from exc
+    if limit is None:
+        return cursor, DIFF_PAGE
+    number = limit.isascii() and limit.isdigit() and len(limit) < 5
+    if not number or not 0 < int(limit) <= MAX_DIFF_PAGE:
+        raise HTTPException(400, f"limit: a whole number from 1 to {MAX_DIFF_PAGE}, got "
+                                 f"'{limit[:20]}'")  # fmt: skip
+    return cursor, int(limit)
 
 
 @router.post("/runs/{run_id}/rerun")

@@ -1,28 +1,36 @@
 """What changed between two runs of a journey: the data behind /runs/{id}/diff.
 
-Owns `diff_runs(old, new, old_instances, new_instances)` → `RunDiff`: instances matched
-by key (data row key, or the case for single runs) with their status changes, added
-and removed keys; steps matched by (instance key, step id) with status, response
-status and assertion outcome changes (assertions matched by their index in the step);
-and per step the mean duration over the instances of each run with its delta. Only
-changes are listed; what stayed the same is counted.
+Instances are matched by key (data row key, or the case for single runs; the n-th
+instance with a key matches the n-th with that key in the other run) and listed in key
+order. Owns `diff_page(store, old, new, after, limit)` → `RunDiff`: one page of the
+instances whose status changed, appeared or disappeared and the whole diff's counts,
+both computed by the database (reqflo.store.run_diff_views); and `step_diff(pairs)`: one
+pass over both runs' results streamed in key order that keeps the first step changes
+(status, response status, assertion outcomes; assertions matched by their index in the
+step), counts all of them and the instances that did not change at all, and averages
+each step's duration per run, so memory does not grow with the runs. `diff_runs` diffs
+instances already in memory the same way.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from reqflo.runner.results import AssertionResult, InstanceResult, StepResult
-from reqflo.store import InstanceRecord, RunRecord
+from reqflo.store import InstanceRecord, RunRecord, Store
+from reqflo.store.run_diff_views import (
+    DiffCounts,
+    DiffCursor,
+    DiffViews,
+    Pair,
+    StatusChange,
+    pair_up,
+)
 
-
-@dataclass(frozen=True)
-class InstanceChange:
-    key: str
-    old: str | None  # None: the key is new in this run
-    new: str | None  # None: the key is gone
+STEPS_SHOWN = 200  # step changes listed; the rest are counted
+InstanceChange = StatusChange  # key, old status (None: new), new status (None: gone)
 
 
 @dataclass(frozen=True)
@@ -73,40 +81,100 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class StepDiff:
+    steps: tuple[StepChange, ...]  # the first ones, in key order
+    total: int  # step changes in all
+    timings: tuple[Timing, ...]
+    unchanged: int  # instances in both runs with the same status and no step change
+
+
+@dataclass(frozen=True)
 class RunDiff:
     old: RunRecord
     new: RunRecord
-    instances: tuple[InstanceChange, ...]
+    instances: tuple[InstanceChange, ...]  # one page of them, in key order
     steps: tuple[StepChange, ...]
     timings: tuple[Timing, ...]
     unchanged: int  # instances present in both with the same status and no step change
+    counts: DiffCounts  # of the whole diff
+    step_total: int
+    next: str | None = None  # the cursor of the next page of instances
 
 
-def results(records: Iterable[InstanceRecord]) -> dict[str, InstanceResult]:
-    return {r.key: InstanceResult.model_validate(r.result) for r in records}
+def diff_page(
+    store: Store, old: RunRecord, new: RunRecord, after: DiffCursor | None, limit: int
+) -> RunDiff:
+    views = DiffViews(store)
+    page = views.status_changes(old.id, new.id, after, limit)
+    steps = step_diff(views.pairs(old.id, new.id))
+    return RunDiff(old, new, page.changes, steps.steps, steps.timings, steps.unchanged,
+                   views.counts(old.id, new.id), steps.total,
+                   page.next.text if page.next else None)  # fmt: skip
 
 
 def diff_runs(
     old: RunRecord, new: RunRecord,
     old_instances: Iterable[InstanceRecord], new_instances: Iterable[InstanceRecord],
 ) -> RunDiff:  # fmt: skip
-    before, after = results(old_instances), results(new_instances)
-    keys = list(after) + [k for k in before if k not in after]
-    instances, steps, unchanged = [], [], 0
-    for key in keys:
-        was, now = before.get(key), after.get(key)
-        changes = step_changes(key, was, now) if was and now else []
-        steps += changes
-        if was and now and was.status == now.status and not changes:
-            unchanged += 1
-        elif not (was and now and was.status == now.status):
-            instances.append(InstanceChange(key, _status(was), _status(now)))
-    timings = step_timings(before.values(), after.values())
-    return RunDiff(old, new, tuple(instances), tuple(steps), timings, unchanged)
+    """The whole diff of instances in memory (every status change on one page)."""
+    pairs = list(pair_up(_key_rows(old_instances), _key_rows(new_instances)))
+    changes = [StatusChange(p.key, _status(p.old), _status(p.new)) for p in pairs]
+    listed = tuple(c for c in changes if c.old != c.new)
+    same = len(changes) - len(listed)
+    added = sum(1 for c in listed if c.old is None)
+    removed = sum(1 for c in listed if c.new is None)
+    counts = DiffCounts(len(listed) - added - removed, added, removed, same)
+    steps = step_diff(pairs)
+    return RunDiff(old, new, listed, steps.steps, steps.timings, steps.unchanged, counts,
+                   steps.total)  # fmt: skip
 
 
-def _status(result: InstanceResult | None) -> str | None:
-    return result.status if result else None
+def _key_rows(records: Iterable[InstanceRecord]) -> list[tuple[str, dict[str, Any]]]:
+    ordered = sorted(records, key=lambda r: (r.key, r.index))
+    return [(r.key, r.result) for r in ordered]
+
+
+def _status(result: dict[str, Any] | None) -> str | None:
+    return str(result["status"]) if result else None
+
+
+def step_diff(pairs: Iterable[Pair], keep: int = STEPS_SHOWN) -> StepDiff:
+    """One pass over matched results in key order (each validated, compared, dropped)."""
+    old_ms, new_ms = _Durations(), _Durations()
+    shown: list[StepChange] = []
+    total = unchanged = 0
+    for pair in pairs:
+        was, now = _result(pair.old), _result(pair.new)
+        old_ms.add(was)
+        new_ms.add(now)
+        if was is None or now is None:
+            continue
+        changes = step_changes(pair.key, was, now)
+        total += len(changes)
+        shown += changes[: max(0, keep - len(shown))]
+        unchanged += was.status == now.status and not changes
+    return StepDiff(tuple(shown), total, step_timings(old_ms.means(), new_ms.means()), unchanged)
+
+
+def _result(stored: dict[str, Any] | None) -> InstanceResult | None:
+    return InstanceResult.model_validate(stored) if stored is not None else None
+
+
+@dataclass
+class _Durations:
+    """Per step id (in first-seen order): the sum and count of its durations."""
+
+    sums: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, result: InstanceResult | None) -> None:
+        for step in result.steps if result else ():
+            if step.status != "skipped":
+                total = self.sums.setdefault(step.id, [0.0, 0.0])
+                total[0] += step.duration_ms
+                total[1] += 1
+
+    def means(self) -> dict[str, float]:
+        return {step: total / count for step, (total, count) in self.sums.items()}
 
 
 def step_changes(key: str, was: InstanceResult, now: InstanceResult) -> list[StepChange]:
@@ -159,21 +227,9 @@ def label(assertion: AssertionResult | None) -> str:
     return " ".join(p for p in (assertion.type, target, assertion.operator) if p)
 
 
-def step_timings(
-    before: Iterable[InstanceResult], after: Iterable[InstanceResult]
-) -> tuple[Timing, ...]:
-    old, new = _mean_durations(before), _mean_durations(after)
+def step_timings(old: dict[str, float], new: dict[str, float]) -> tuple[Timing, ...]:
     order = list(new) + [s for s in old if s not in new]
     return tuple(Timing(step, old.get(step), new.get(step)) for step in order)
 
 
-def _mean_durations(results: Iterable[InstanceResult]) -> dict[str, float]:
-    sums: dict[str, list[float]] = defaultdict(list)
-    for result in results:
-        for step in result.steps:
-            if step.status != "skipped":
-                sums[step.id].append(step.duration_ms)
-    return {step: sum(values) / len(values) for step, values in sums.items()}
-
-
-__all__ = ["RunDiff", "diff_runs"]
+__all__ = ["RunDiff", "StepDiff", "diff_page", "diff_runs", "step_diff"]
