@@ -19,7 +19,7 @@ from reqflo.artifact import Artifact, dumps
 from reqflo.cloud.api_deps import Services
 from reqflo.cloud.app import create_app
 from reqflo.cloud.inprocess import InProcessExecutor
-from reqflo.store import Store, StoreSink, sqlite_url
+from reqflo.store import Store, StoreSink, durability, sqlite_url
 from test_cloud_support import compiled, free_port
 
 ECHO = """
@@ -399,3 +399,13 @@ def test_me_is_the_identity_of_the_token_that_started_the_run(api: Api, tmp_path
     request = run["instances"][0]["result"]["steps"][0]["attempts"][0]["request"]
     headers = dict(request["headers"])
     assert (headers["X-Caller"], headers["X-Role"]) == ("editor", "editor")
+
+
+def test_an_api_write_is_answered_once_durable_a_read_flushes_nothing(api: Api) -> None:
+    barrier = durability.barrier_for(str(api.store.engine.url))
+    before = barrier.flushes
+    assert api.call("GET", "/api/v1/environments").status_code == 200
+    assert barrier.flushes == before
+    answer = api.call("PUT", "/api/v1/environments/durable", json={"values": {"a": 1}})
+    assert answer.status_code in (200, 201), answer.text
+    assert barrier.flushes > before

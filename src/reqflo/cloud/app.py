@@ -4,7 +4,8 @@ Owns `create_app`: the routers (reqflo.cloud.api_*), error handling and metrics.
 input always answers 4xx with a precise `detail` message: validation problems are
 flattened to `location: message` lines (`body.concurrency: Input should be ...`),
 a malformed JSON body names the position. An unexpected exception answers 500 with its
-type only (details go to the server log).
+type only (details go to the server log). A request that may have changed something is
+answered only once the store's commits are on disk (reqflo.store.durability).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from reqflo import __version__
 from reqflo.cloud import (
@@ -33,6 +35,7 @@ from reqflo.cloud.api_secrets import router as secrets_router
 from reqflo.cloud.web import mount as mount_web
 
 log = logging.getLogger(__name__)
+_READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def create_app(services: Services) -> FastAPI:
@@ -80,5 +83,7 @@ async def _count_requests(
     response = await call_next(request)
     services = request.app.state.services
     assert isinstance(services, Services)
+    if request.method not in _READ_ONLY:  # what the answer reports survives a power loss
+        await run_in_threadpool(services.store.make_durable)
     services.metrics.request(request.method, response.status_code)
     return response

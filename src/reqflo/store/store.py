@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from reqflo.artifact import Artifact, dumps, loads
 from reqflo.runner.results import InstanceResult, RunSummary
 from reqflo.store.database import make_engine, migrate
+from reqflo.store.durability import barrier_for
 from reqflo.store.models import (
     ROLES,
     TERMINAL_STATUSES,
@@ -78,6 +79,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._barrier = barrier_for(engine.url.render_as_string(hide_password=True))
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -88,6 +90,10 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def make_durable(self) -> None:
+        """Every commit made so far survives a power loss (reqflo.store.durability)."""
+        self._barrier.sync()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -97,6 +97,8 @@ class WorkerRuntime:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+            if not self._thread.is_alive():
+                self._loop.close()
 
 
 async def _cancel_the_rest() -> None:
