@@ -191,7 +191,7 @@ def test_everything_a_compile_loads_is_in_the_compiler_fingerprint(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     loaded = {Path(f).resolve() for f in json.loads(done.stdout)}
     ours = {f.relative_to(run_cache.PACKAGE).as_posix() for f in loaded if f.is_relative_to(SRC)}
-    assert "checks.py" in ours and ours <= set(run_cache.COMPILER_MODULES)
+    assert "checks/patterns.py" in ours and ours <= set(run_cache.COMPILER_MODULES)
     installed = [f for f in loaded if "site-packages" in f.parts]
     assert any(f.parent.name == "jsonschema" for f in installed)  # the schema was judged
     folders = {folder.resolve() for folder in run_cache.dependency_dirs()}
