@@ -143,6 +143,7 @@ ROUTES = [  # (method, path, least role)
     ("POST", f"/api/v1/runs/{RUN}/cancel", "editor"),
     ("POST", f"/api/v1/runs/{RUN}/rerun", "editor"),
     ("GET", f"/api/v1/runs/{RUN}/events", "viewer"),
+    ("GET", f"/api/v1/runs/{RUN}/diff", "viewer"),
     ("PUT", "/api/v1/environments/x", "editor"),
     ("GET", "/api/v1/environments/x", "viewer"),
     ("GET", "/api/v1/environments", "viewer"),

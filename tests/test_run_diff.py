@@ -13,6 +13,7 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -236,3 +237,59 @@ def test_the_diff_page_shows_counts_and_links_the_next_page(
     assert key(1100) in second.text and key(600) not in second.text
     assert 'rel="next"' not in second.text and "First page" in second.text
     assert "1197 instances unchanged" in first.text
+
+
+def test_the_api_pages_through_the_changed_instances(
+    site: Site, served_runs: tuple[RunRecord, RunRecord]
+) -> None:
+    old, new = served_runs
+    with site.api("viewer") as api:
+        first = api.get(f"/api/v1/runs/{new.id}/diff", params={"limit": 2})
+        assert first.status_code == 200, first.text
+        body = first.json()
+        second = api.get(f"/api/v1/runs/{new.id}/diff", params={"limit": 2, "after": body["next"]})
+        against = api.get(f"/api/v1/runs/{new.id}/diff", params={"against": new.id}).json()
+    assert body["against"] == old.id and body["run_id"] == new.id and body["limit"] == 2
+    assert body["counts"] == {"changed": 3, "added": 0, "removed": 0, "same": 1197}
+    assert body["instances"] == [
+        {"key": key(5), "old_status": "passed", "new_status": "failed"},
+        {"key": key(600), "old_status": "passed", "new_status": "failed"},
+    ]
+    assert body["next"] == f"1:{key(600)}"
+    assert second.json()["instances"] == [
+        {"key": key(1100), "old_status": "passed", "new_status": "failed"}
+    ]
+    assert second.json()["next"] is None
+    assert against["instances"] == [] and against["counts"]["same"] == 1200
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"limit": 0}, "Input should be greater than or equal to 1"),
+        ({"limit": 501}, "Input should be less than or equal to 500"),
+        ({"limit": "ten"}, "Input should be a valid integer"),
+        ({"after": "row-00005"}, "after: expected the `next` value of a previous page"),
+        ({"after": "0:row-00005"}, "like '1:row-17' (N:KEY), got '0:row-00005'"),
+    ],
+)
+def test_bad_paging_is_a_precise_422(
+    site: Site, served_runs: tuple[RunRecord, RunRecord], params: dict[str, Any], message: str
+) -> None:
+    with site.api("viewer") as api:
+        answer = api.get(f"/api/v1/runs/{served_runs[1].id}/diff", params=params)
+    assert answer.status_code == 422 and message in answer.text, answer.text
+
+
+def test_nothing_to_compare_with_is_a_404_with_a_hint(
+    site: Site, served_runs: tuple[RunRecord, RunRecord]
+) -> None:
+    old, new = served_runs
+    with site.api("viewer") as api:
+        first = api.get(f"/api/v1/runs/{old.id}/diff")
+        unknown = api.get(f"/api/v1/runs/{new.id}/diff", params={"against": "f" * 32})
+        anonymous = httpx.get(f"{site.url}/api/v1/runs/{new.id}/diff")
+    assert first.status_code == 404 and "pass ?against=RUN_ID" in first.json()["detail"]
+    assert f"no earlier run of '{old.journey}' in environment 'diff'" in first.json()["detail"]
+    assert unknown.status_code == 404 and "no run with id" in unknown.json()["detail"]
+    assert anonymous.status_code == 401

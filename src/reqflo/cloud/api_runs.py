@@ -1,9 +1,15 @@
-"""Run routes: submit (idempotency key), list with filters, read with results, cancel, rerun.
+"""Run routes: submit (idempotency key), list with filters, read with results, cancel,
+rerun, and diff against an earlier run.
 
 A duplicate idempotency key from the same token answers 200 with the run it created
 the first time; a new run answers 201 and is handed to the executor. A request without
 `concurrency` gets the runner settings' concurrency for its journey; every run (and
 rerun) carries the runner settings' step limits read when it is queued.
+
+`GET /{id}/diff` compares in the database (reqflo.store.run_diff_views): the instances,
+matched by key, whose status differs from the earlier run's or that are in one run only,
+a page at a time in key order (`limit`, `after` = the previous page's `next`), with the
+counts of the whole diff; runs of any size cost one page.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from pydantic import BaseModel, Field
 
 from reqflo.cloud.api_deps import Deps, Services
 from reqflo.cloud.api_models import InstanceOut, RunDetail, RunOut, RunPage, RunRequest
@@ -23,6 +30,8 @@ from reqflo.cloud.api_submit import (
 )
 from reqflo.cloud.auth import Editor, require
 from reqflo.store import NewRun, RunFilter, RunRecord
+from reqflo.store.run_diff_views import BadCursor, DiffCursor, DiffViews
+from reqflo.store.run_views import RunViews
 from reqflo.store.schedule_store import ScheduleStore
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
@@ -125,3 +134,56 @@ def rerun(
     deps.executor.submit(queued_run(record, artifact, env, identity(token), settings))
     deps.metrics.run_event("rerun")
     return RunOut.of(record)
+
+
+class StatusChangeOut(BaseModel):
+    key: str
+    old_status: str | None = Field(description="null: the instance is new in this run")
+    new_status: str | None = Field(description="null: the instance is gone from this run")
+
+
+class DiffCountsOut(BaseModel):
+    changed: int = Field(description="instances in both runs with another status")
+    added: int = Field(description="instances in this run only")
+    removed: int = Field(description="instances in the earlier run only")
+    same: int = Field(description="instances in both runs with the same status")
+
+
+class RunDiffOut(BaseModel):
+    run_id: str
+    against: str = Field(description="the earlier run compared with")
+    counts: DiffCountsOut
+    instances: list[StatusChangeOut]
+    limit: int
+    next: str | None = Field(description="`after` of the next page; null on the last page")
+
+
+Limit = Annotated[int, Query(ge=1, le=500, description="Changed instances per page")]
+After = Annotated[str | None, Query(description="The previous page's `next`")]
+
+
+@router.get("/{run_id}/diff", response_model=RunDiffOut, dependencies=[Depends(require("viewer"))])
+def diff_run(
+    run_id: str, deps: Deps, against: str | None = None, limit: Limit = 100, after: After = None
+) -> RunDiffOut:
+    """Instances whose status changed against `against` (default: the latest earlier run
+    of the same journey in the same environment), appeared or disappeared, in key order."""
+    run = existing_run(deps, run_id)
+    older = existing_run(deps, against) if against else RunViews(deps.store).previous(run)
+    if older is None:
+        where = f"in environment '{run.environment}'" if run.environment else "with no environment"
+        raise HTTPException(404, f"run {run_id} has no earlier run of '{run.journey}' {where} "
+                                 "to compare with; pass ?against=RUN_ID")  # fmt: skip
+    try:
+        cursor = DiffCursor.parse(after) if after is not None else None
+    except BadCursor as exc:
+        raise HTTPException(422, f"after: {exc}") from exc
+    views = DiffViews(deps.store)
+    page = views.status_changes(older.id, run.id, cursor, limit)
+    counts = views.counts(older.id, run.id)
+    return RunDiffOut(
+        run_id=run.id, against=older.id, counts=DiffCountsOut(**vars(counts)), limit=limit,
+        instances=[StatusChangeOut(key=c.key, old_status=c.old, new_status=c.new)
+                   for c in page.changes],
+        next=page.next.text if page.next else None,
+    )  # fmt: skip
