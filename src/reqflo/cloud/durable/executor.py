@@ -28,7 +28,7 @@ from reqflo.cloud.durable.dbos_engine import DbosEngine, DbosSubmitter
 from reqflo.cloud.durable.engine import DurableEngine, EngineConfig
 from reqflo.cloud.durable.jobs import RunSpec
 from reqflo.cloud.durable.keys import Sealer, load_master_key
-from reqflo.cloud.durable.liveness import Liveness
+from reqflo.cloud.durable.liveness import DEAD_AFTER_SECONDS, HEARTBEAT_SECONDS, Liveness
 from reqflo.cloud.durable.runtime import SecretsFor, WorkerRuntime
 from reqflo.cloud.executor import QueuedRun, ResultSink
 from reqflo.cloud.secret_source import VaultOpener, cloud_secrets_for
@@ -49,8 +49,8 @@ class DurableExecutor:
         sink: ResultSink,
         *,
         secrets_for: SecretsFor | None = None,
-        heartbeat_s: float = 5.0,
-        dead_after_s: float = 30.0,
+        heartbeat_s: float = HEARTBEAT_SECONDS,
+        dead_after_s: float = DEAD_AFTER_SECONDS,
         worker: bool = True,
     ) -> None:
         config.data_dir.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ Results go to the sink named by `--sink module:callable` (called as
 `<data dir>/results.jsonl`. Options: `--executor-id` (default: unique per process; give
 the same id to a restarted worker so it resumes its own runs at once; otherwise another
 worker recovers them once the heartbeat is stale), `--concurrency`,
-`--global-concurrency`, `--heartbeat`, `--dead-after`, `--poll`.
+`--global-concurrency`, `--heartbeat`, `--dead-after` (defaults: `HEARTBEAT_SECONDS`,
+`DEAD_AFTER_SECONDS` of reqflo.cloud.durable.liveness), `--poll`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from types import FrameType
 
 from reqflo.cloud.durable.engine import EngineConfig
 from reqflo.cloud.durable.executor import DurableExecutor, default_executor_id
+from reqflo.cloud.durable.liveness import DEAD_AFTER_SECONDS, HEARTBEAT_SECONDS
 from reqflo.cloud.durable.sinks import JsonlSink
 from reqflo.cloud.executor import ResultSink
 from reqflo.secrets.redact import redact_process_logs
@@ -36,8 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--executor-id", default=None)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--global-concurrency", type=int, default=None)
-    parser.add_argument("--heartbeat", type=float, default=5.0)
-    parser.add_argument("--dead-after", type=float, default=30.0)
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=HEARTBEAT_SECONDS,
+        help="seconds between heartbeats (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--dead-after",
+        type=float,
+        default=DEAD_AFTER_SECONDS,
+        help="sweep a worker silent this many seconds (default: %(default)g)",
+    )
     parser.add_argument("--poll", type=float, default=0.5)
     parser.add_argument("--sink", default=None, help="module:callable(database_url, data_dir)")
     return parser
@@ -53,8 +65,8 @@ def run_worker(
     config: EngineConfig,
     sink: ResultSink,
     *,
-    heartbeat_s: float = 5.0,
-    dead_after_s: float = 30.0,
+    heartbeat_s: float = HEARTBEAT_SECONDS,
+    dead_after_s: float = DEAD_AFTER_SECONDS,
     stop: threading.Event | None = None,
 ) -> None:
     """Serve until `stop` is set or the process gets SIGTERM/SIGINT."""
