@@ -66,6 +66,7 @@ COMPILER_MODULES = (
     "values/rewrite.py",
     "values/syntax.py",
     "journey/__init__.py",
+    "journey/assertion_rules.py",
     "journey/model.py",
     "journey/parser.py",
     "journey/prune.py",
@@ -73,6 +74,7 @@ COMPILER_MODULES = (
     "journey/requests.py",
     "journey/semantics.py",
     "journey/source.py",
+    "journey/step_rules.py",
 )
 PACKAGE = Path(__file__).resolve().parent
 
