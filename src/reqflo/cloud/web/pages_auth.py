@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated
+from typing import Annotated, Literal, TypedDict
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -57,11 +57,23 @@ def login_form(request: Request, target: str, error: str = "", status_code: int 
     response = render(
         request, "login.html", status_code, login_csrf=nonce, next=target, error=error
     )
-    response.set_cookie(
-        LOGIN_COOKIE, nonce, httponly=True, samesite="strict", path="/login",
-        secure=secure_cookies(request), max_age=3600,
-    )  # fmt: skip
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, **login_cookie(request))
     return response
+
+
+class CookieAttributes(TypedDict):
+    path: str
+    httponly: bool
+    samesite: Literal["strict"]
+    secure: bool
+
+
+def login_cookie(request: Request) -> CookieAttributes:
+    """The attributes `reqflo_login` is set with, and deleted with (a deletion that names
+    other attributes may not match the cookie, and would not be as strict)."""
+    return CookieAttributes(
+        path="/login", httponly=True, samesite="strict", secure=secure_cookies(request)
+    )
 
 
 @router.post("/login")
@@ -81,7 +93,7 @@ def sign_in(
     _, session_id = sessions(request).open(record)
     response = RedirectResponse(target, status_code=303)
     set_cookie(request, response, session_id)
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    response.delete_cookie(LOGIN_COOKIE, **login_cookie(request))
     return response
 
 
