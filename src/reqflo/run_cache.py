@@ -58,6 +58,8 @@ COMPILER_MODULES = (
     "checks/patterns.py",
     "checks/validation.py",
     "compiler.py",
+    "compiler_plans.py",
+    "compiler_resolve.py",
     "conversion.py",
     "diagnostics.py",
     "http.py",
