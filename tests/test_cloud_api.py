@@ -274,6 +274,8 @@ def test_bad_run_requests_get_precise_answers(
         ("POST", "/api/v1/runs", {"json": [1, 2]}, 422, "body: Input should be a valid dict"),
         ("GET", "/api/v1/runs?status=done", {}, 422, "query.status: Input should be"),
         ("GET", "/api/v1/runs?limit=0", {}, 422, "query.limit"),
+        ("GET", f"/api/v1/runs?offset={10**26}", {}, 422, "query.offset"),  # was a 500
+        ("GET", f"/api/v1/runs/{RUN}/events?after={10**26}", {}, 422, "query.after"),
         ("GET", f"/api/v1/runs/{RUN}", {}, 404, f"no run with id {RUN}"),
         ("POST", f"/api/v1/runs/{RUN}/rerun", {}, 404, f"no run with id {RUN}"),
         ("GET", f"/api/v1/runs/{RUN}/events", {}, 404, f"no run with id {RUN}"),
@@ -410,3 +412,11 @@ def test_an_api_write_is_answered_once_durable_a_read_flushes_nothing(api: Api) 
     answer = api.call("PUT", "/api/v1/environments/durable", json={"values": {"a": 1}})
     assert answer.status_code in (200, 201), answer.text
     assert barrier.flushes > before
+
+
+def test_a_last_event_id_beyond_any_event_is_a_422(api: Api) -> None:
+    run_id = submit(api, case="loud").json()["id"]
+    headers = {"Last-Event-ID": str(10**26)}
+    answer = api.call("GET", f"/api/v1/runs/{run_id}/events", headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert "Last-Event-ID" in answer.json()["detail"]

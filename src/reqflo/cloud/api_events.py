@@ -15,10 +15,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 
 from reqflo.cloud.api_deps import Deps, Services
+from reqflo.cloud.api_models import MAX_ID
 from reqflo.cloud.api_runs import existing_run
 from reqflo.cloud.auth import require
 
@@ -35,16 +36,23 @@ KEEPALIVE_SECONDS = 10.0
 def run_events(
     run_id: str,
     deps: Deps,
-    after: Annotated[int, Query(ge=0, description="Send events after this id.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Send events after this id.")] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     existing_run(deps, run_id)
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+    start = _resume_id(last_event_id) if last_event_id else after
     return StreamingResponse(
         _stream(deps, run_id, start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+def _resume_id(header: str) -> int:
+    """The event id a reconnecting client saw last (`Last-Event-ID`)."""
+    if header.isascii() and header.isdigit() and int(header) <= MAX_ID:
+        return int(header)
+    raise HTTPException(422, f"Last-Event-ID: not an event id: {header[:40]!r}")
 
 
 async def _stream(deps: Services, run_id: str, after: int) -> AsyncIterator[str]:

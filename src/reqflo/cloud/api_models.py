@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from reqflo.store import ArtifactRecord, EnvironmentRecord, InstanceRecord, RunRecord, TokenRecord
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
+MAX_OFFSET = 1_000_000_000  # a list offset beyond it is a typo (and too large for SQLite)
+MAX_ID = 2**63 - 1  # the largest row id either database holds
 Role = Literal["viewer", "editor", "admin"]
 
 

@@ -20,7 +20,14 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from reqflo.cloud.api_deps import Deps, Services
-from reqflo.cloud.api_models import InstanceOut, RunDetail, RunOut, RunPage, RunRequest
+from reqflo.cloud.api_models import (
+    MAX_OFFSET,
+    InstanceOut,
+    RunDetail,
+    RunOut,
+    RunPage,
+    RunRequest,
+)
 from reqflo.cloud.api_submit import (
     check_request,
     identity,
@@ -78,7 +85,7 @@ def list_runs(
     status: Status | None = None,
     environment: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> RunPage:
     """Newest first."""
     runs, total = deps.store.runs(RunFilter(journey, status, environment), limit, offset)

@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
+from reqflo.cloud.api_models import MAX_OFFSET
 from reqflo.cloud.api_runs import cancel_run, rerun
 from reqflo.cloud.web import run_form
 from reqflo.cloud.web.run_diff import diff_page as diff_page_of
@@ -47,7 +48,6 @@ from reqflo.store.schedule_store import ScheduleStore
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-MAX_OFFSET = 1_000_000_000  # an offset beyond it is a typo (and too large for SQLite)
 TRIGGERS = ("api", "rerun", "schedule")
 FILTERS = ("journey", "status", "environment", "trigger", "from", "to")
 DIFF_PAGE, MAX_DIFF_PAGE = 100, 500  # changed instances a diff page lists
