@@ -1,11 +1,12 @@
 """The `reqflo` command line: validate, build, run, and the journey JSON Schema.
 
-Owns argument parsing (Typer), exit codes (spec §4: 0 passed, 1 assertion failed,
-2 invalid journey or usage, 3 step error, 4 internal or runner failure) and console
-rendering of diagnostics. So that `reqflo --help` and one-row runs start fast, heavy
-modules are imported inside commands, a repeat run of an unchanged journey reuses its
-build (`reqflo.run_cache`), and the cycle collector pauses while start-up allocates
-(`start_collecting`).
+Owns the Typer app, argument parsing and the registration of every command (the cloud
+and cache commands are `reqflo.cli_cloud`'s and `reqflo.cli_cache`'s), finding journey
+files, and a local run's wiring to its reporters; what the commands print and the exit
+codes (spec §4) are `reqflo.cli_output`'s. So that `reqflo --help` and one-row runs start
+fast, heavy modules are imported inside commands, a repeat run of an unchanged journey
+reuses its build (`reqflo.run_cache`), and the cycle collector pauses while start-up
+allocates (`start_collecting`).
 """
 
 from __future__ import annotations
@@ -29,17 +30,21 @@ gc.disable()  # for this module's imports (Typer, Rich): see start_collecting()
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 import typer  # noqa: E402  (after the two start-up settings above)
-from rich.console import Console  # noqa: E402
 from rich.text import Text  # noqa: E402
 
 from reqflo import __version__  # noqa: E402
+from reqflo.cli_output import (  # noqa: E402
+    EXIT_INVALID,
+    _console,
+    _print_check,
+    _result_json,
+    _usage_error,
+)
 
 if TYPE_CHECKING:  # imported inside the commands that use them (start-up time)
     from reqflo.artifact import Artifact
-    from reqflo.compiler import CheckResult
     from reqflo.local import LocalRunOptions
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STEP_ERROR, EXIT_INTERNAL = 0, 1, 2, 3, 4
 DEFAULT_CONCURRENCY = 20  # local runs; cloud runs default to the service's settings
 JOURNEY_MARK = re.compile(r"^journey\s*:", re.MULTILINE)
 
@@ -50,10 +55,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -128,18 +129,6 @@ def _is_journey(path: Path) -> bool:
         return False
 
 
-def print_diagnostics(console: Console, rendered: str) -> None:
-    for line in rendered.splitlines():
-        style = ""
-        if line.startswith("error"):
-            style = "bold red"
-        elif line.startswith("warning"):
-            style = "bold yellow"
-        elif line.lstrip().startswith("= hint"):
-            style = "cyan"
-        console.print(Text(line, style=style))
-
-
 @app.command()
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Journey files or folders.")],
@@ -160,56 +149,6 @@ def validate(
             _print_check(console, result)
     if any(r.errors for r in results):
         raise typer.Exit(EXIT_INVALID)
-
-
-def _result_json(result: CheckResult) -> dict[str, object]:
-    return {
-        "file": result.parsed.source.file,
-        "valid": not result.errors,
-        "artifact_id": result.artifact.id if result.artifact else None,
-        "problems": [
-            {
-                "code": d.code,
-                "severity": d.severity.value,
-                "message": d.message,
-                "line": d.position.line if d.position else None,
-                "column": d.position.column if d.position else None,
-                "hint": d.hint,
-            }
-            for d in result.diagnostics
-        ],
-    }
-
-
-def _print_check(console: Console, result: CheckResult) -> None:
-    if result.diagnostics:
-        print_diagnostics(console, result.render())
-        console.print()
-    file = result.parsed.source.file
-    warnings = len(result.diagnostics) - len(result.errors)
-    if result.errors:
-        console.print(
-            Text(
-                f"✘ {file}: {_count(len(result.errors), 'error')}"
-                f"{', ' + _count(warnings, 'warning') if warnings else ''}",
-                style="bold red",
-            )
-        )
-    else:
-        assert result.artifact is not None
-        extra = f" ({_count(warnings, 'warning')})" if warnings else ""
-        console.print(
-            Text(f"✔ {file}: valid{extra}, artifact {result.artifact.short_id}", style="bold green")
-        )
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _usage_error(message: str) -> None:
-    _console(stderr=True).print(Text(f"error: {message}", style="bold red"))
-    raise typer.Exit(EXIT_INVALID)
 
 
 @app.command()
