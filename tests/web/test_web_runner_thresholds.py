@@ -1,8 +1,10 @@
 """Admin → Runners judges workers alive/late/stale by the liveness settings the service
 runs with (reqflo.cloud.durable.liveness): late after `LATE_AFTER_BEATS` missed beats,
 stale at the sweep threshold. A server that runs a durable worker itself uses that
-worker's settings; any other server uses the liveness defaults. The legend under the
-table says which thresholds are applied."""
+worker's settings; any other server uses the liveness defaults. A worker that records its
+own heartbeat interval in its row (`reqflo worker --heartbeat N`) is late after missed
+beats of that interval instead; a row of an older worker, without it, is judged as
+before. The legend under the table says which thresholds are applied."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from reqflo.cloud.durable.liveness import (
     HEARTBEAT_SECONDS,
     LATE_AFTER_BEATS,
     Liveness,
+    create_table,
     workers_table,
 )
 from reqflo.cloud.inprocess import InProcessExecutor
@@ -55,16 +58,20 @@ def site_beating(folder: Path, interval_s: float, dead_after_s: float) -> Iterat
         store.close()
 
 
-def statuses(site: Site, ages: dict[str, float]) -> tuple[dict[str, str], str]:
-    """Workers whose last heartbeat is `ages` seconds old → their status on the page."""
-    workers_table.metadata.create_all(site.store.engine)  # as a worker's start does
-    now = time.time()
+def statuses(
+    site: Site, ages: dict[str, float], intervals: dict[str, float] | None = None
+) -> tuple[dict[str, str], str]:
+    """Workers whose last heartbeat is `ages` seconds old, recording the heartbeat
+    `intervals` given (else none, as an older worker) → their status on the page."""
+    create_table(site.store.engine)  # as a worker's start does
+    now, intervals = time.time(), intervals or {}
     with site.store.engine.begin() as connection:
         connection.execute(sa.delete(workers_table))
         for executor_id, age in ages.items():
             connection.execute(workers_table.insert().values(
                 executor_id=executor_id, host="box-2", pid=77, started_at=now - 600,
-                heartbeat_at=now - age))  # fmt: skip
+                heartbeat_at=now - age,
+                heartbeat_interval_s=intervals.get(executor_id)))  # fmt: skip
     try:
         with signed_in(site, "admin") as client:
             page = client.get("/admin/runners").text
@@ -107,3 +114,60 @@ def test_late_never_comes_after_stale(tmp_path: Path) -> None:
         found, legend = statuses(site, {"s-alive": 25, "s-stale": 31})
     assert found == {"s-alive": "alive", "s-stale": "stale"}
     assert "stale: over 30 s" in legend
+
+
+def test_a_worker_recording_its_interval_is_late_after_its_own_missed_beats(site: Site) -> None:
+    """The defaults apply (late 15 s, stale 30 s) to a row without an interval only."""
+    ages = {"i2-alive": 4, "i2-late": 8, "i20-alive": 25, "i20-stale": 31, "i5-late": 16,
+            "unrecorded-alive": 14, "unrecorded-late": 16}  # fmt: skip
+    intervals = {"i2-alive": 2, "i2-late": 2, "i20-alive": 20, "i20-stale": 20, "i5-late": 5}
+    found, legend = statuses(site, ages, intervals)
+    assert found == {name: name.rsplit("-", 1)[1] for name in ages}
+    assert legend.startswith(
+        "alive: heartbeat within 3 beats of the worker's own interval (Beats every; —: in the"
+        " last 15 s) · late: after that · stale: over 30 s"
+    )
+
+
+def test_each_row_shows_its_interval_and_thresholds(site: Site) -> None:
+    create_table(site.store.engine)
+    now = time.time()
+    with site.store.engine.begin() as connection:
+        connection.execute(sa.delete(workers_table))
+        connection.execute(workers_table.insert().values(
+            executor_id="shown", host="box-3", pid=78, started_at=now - 60,
+            heartbeat_at=now - 1, heartbeat_interval_s=2.5))  # fmt: skip
+    try:
+        with signed_in(site, "admin") as client:
+            fragment = client.get("/admin/runners/workers").text
+    finally:
+        with site.store.engine.begin() as connection:
+            connection.execute(sa.delete(workers_table))
+    row = re.search(r'<td class="mono">shown</td>.*?</tr>', fragment, re.S)
+    assert row and '<td class="num">2.5 s</td>' in row.group()
+    assert 'title="late after 7.5 s, stale after 30 s"' in row.group()
+
+
+OLDER_TABLE = """CREATE TABLE reqflo_durable_workers (
+    executor_id VARCHAR(200) PRIMARY KEY, host VARCHAR(255) NOT NULL, pid INTEGER NOT NULL,
+    started_at FLOAT NOT NULL, heartbeat_at FLOAT NOT NULL)"""
+
+
+def test_a_table_only_older_workers_beat_in_is_judged_as_before(tmp_path: Path) -> None:
+    """No worker of this version has added the interval column yet: the page still works."""
+    with site_beating(tmp_path, interval_s=2, dead_after_s=10) as site:  # late 6 s, stale 10 s
+        now = time.time()
+        with site.store.engine.begin() as connection:
+            connection.execute(sa.text(OLDER_TABLE))
+            for name, age in (("old-alive", 4), ("old-late", 8), ("old-stale", 12)):
+                connection.execute(
+                    sa.text("INSERT INTO reqflo_durable_workers VALUES (:e, 'box', 1, :s, :b)"),
+                    {"e": name, "s": now - 60, "b": now - age},
+                )
+        with signed_in(site, "admin") as client:
+            fragment = client.get("/admin/runners/workers")
+    assert fragment.status_code == 200
+    for name in ("old-alive", "old-late", "old-stale"):
+        row = re.search(rf'<td class="mono">{name}</td>.*?</tr>', fragment.text, re.S)
+        assert row and f"status-worker-{name[4:]}" in row.group() and ">—</td>" in row.group()
+    assert "alive: heartbeat in the last 6 s · late: 6–10 s" in fragment.text

@@ -1,7 +1,8 @@
 """Worker liveness: heartbeats, and a sweeper that hands dead workers' runs to live ones.
 
 Owns `Liveness`: a daemon thread that, every `interval_s`, upserts this worker's row in
-`reqflo_durable_workers` (executor id, host, pid, last heartbeat) and then — only on the
+`reqflo_durable_workers` (executor id, host, pid, last heartbeat, its heartbeat interval)
+and then — only on the
 leader — looks for workers whose heartbeat is older than `dead_after_s`, asks the engine
 to recover their pending workflows (DBOS re-enqueues them; any live worker dequeues
 them) and deletes their rows. On PostgreSQL the leader is whoever holds the session
@@ -10,7 +11,13 @@ safe because recovery is idempotent.
 
 `HEARTBEAT_SECONDS` and `DEAD_AFTER_SECONDS` are the defaults of both; `Thresholds` says
 from which heartbeat age a worker counts as late (`LATE_AFTER_BEATS` beats missed) and
-stale (the sweep threshold), for pages that show workers.
+stale (the sweep threshold), for pages that show workers; `Thresholds.beating_every`
+applies a worker's own recorded interval.
+
+The table is the workers' own (not an Alembic migration of the store): `create_table`,
+run by every worker as it starts, creates it, or adds to a table an older version created
+the columns it lacks (`ADDED_COLUMNS`, nullable: an older worker still beating leaves
+them empty).
 """
 
 from __future__ import annotations
@@ -41,6 +48,13 @@ class Thresholds:
     def of(cls, interval_s: float, dead_after_s: float) -> Thresholds:
         return cls(min(LATE_AFTER_BEATS * interval_s, dead_after_s), dead_after_s)
 
+    def beating_every(self, interval_s: float | None) -> Thresholds:
+        """For a worker that beats every `interval_s` (None: not recorded → these): late
+        after its own `LATE_AFTER_BEATS` beats, stale as these (the sweepers' threshold)."""
+        if interval_s is None or not interval_s > 0:
+            return self
+        return Thresholds.of(interval_s, self.stale_after_s)
+
 
 DEFAULT_THRESHOLDS = Thresholds.of(HEARTBEAT_SECONDS, DEAD_AFTER_SECONDS)
 _metadata = sa.MetaData()
@@ -52,7 +66,34 @@ workers_table = sa.Table(
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("heartbeat_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_interval_s", sa.Float, nullable=True),
 )
+ADDED_COLUMNS = ("heartbeat_interval_s",)  # not in the table's first version
+
+
+def create_table(engine: sa.Engine) -> None:
+    """Create the workers table, or add the `ADDED_COLUMNS` an older one lacks (safe when
+    several workers start at once)."""
+    _metadata.create_all(engine)
+    for name in ADDED_COLUMNS:
+        if name not in column_names(engine):
+            _add_column(engine, workers_table.c[name])
+
+
+def column_names(engine: sa.Engine) -> set[str]:
+    return {column["name"] for column in sa.inspect(engine).get_columns(workers_table.name)}
+
+
+def _add_column(engine: sa.Engine, column: sa.Column[float]) -> None:
+    kind = column.type.compile(dialect=engine.dialect)
+    guard = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+    statement = f"ALTER TABLE {workers_table.name} ADD COLUMN {guard}{column.name} {kind}"
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    except sa.exc.DBAPIError:  # SQLite: a worker starting at the same time added it first
+        if column.name not in column_names(engine):
+            raise
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -87,13 +128,14 @@ class Liveness:
         return Thresholds.of(self.interval_s, self.dead_after_s)
 
     def start(self) -> None:
-        _metadata.create_all(self._engine)
+        create_table(self._engine)
         self.beat()
         self._thread.start()
 
     def beat(self) -> None:
         now = time.time()
-        row = {"host": socket.gethostname(), "pid": os.getpid(), "heartbeat_at": now}
+        row = {"host": socket.gethostname(), "pid": os.getpid(), "heartbeat_at": now,
+               "heartbeat_interval_s": self.interval_s}  # fmt: skip
         with self._engine.begin() as conn:
             updated = conn.execute(
                 workers_table.update()

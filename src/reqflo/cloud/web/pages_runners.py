@@ -1,9 +1,11 @@
 """Web UI pages: Admin → Runners — the live workers and the runner settings (admin only).
 
 Owns /admin/runners: the durable workers from the same source as `GET /api/v1/workers`
-(reqflo.cloud.api_system; heartbeat age, alive/late/stale against the thresholds of this
-server's own durable worker, else the defaults of reqflo.cloud.durable.liveness; runs
-each one is executing when the durable engine's tables say so), refreshed by htmx from
+(reqflo.cloud.api_system; heartbeat age, alive/late/stale: late after missed beats of the
+interval the worker records in its row, stale at the sweep threshold of this server's own
+durable worker, else of the defaults of reqflo.cloud.durable.liveness, which also stand in
+for an interval an older worker did not record; runs each one is executing when the
+durable engine's tables say so), refreshed by htmx from
 /admin/runners/workers every few seconds, the runs in progress, and the runner settings
 as a form. The form's fields are derived from the `RunnerSettings` model
 (reqflo.store.schedule_records): known fields get a label and help here, a field added
@@ -27,7 +29,13 @@ from pydantic.fields import FieldInfo
 
 from reqflo.cloud.api_deps import Services
 from reqflo.cloud.api_system import WorkerOut, workers
-from reqflo.cloud.durable.liveness import DEFAULT_THRESHOLDS, Liveness, Thresholds
+from reqflo.cloud.durable.liveness import (
+    DEFAULT_THRESHOLDS,
+    LATE_AFTER_BEATS,
+    Liveness,
+    Thresholds,
+    workers_table,
+)
 from reqflo.cloud.web.session import Admin, AdminForm, done, services_of
 from reqflo.cloud.web.templating import render
 from reqflo.store import Store
@@ -64,20 +72,24 @@ class Worker:
     worker: WorkerOut
     status: str  # alive | late | stale
     active_runs: int | None  # None: not known (no durable engine tables)
+    beats_every: float | None  # its recorded heartbeat interval; None: not recorded
+    limits: Thresholds  # the thresholds `status` applied
 
 
 def worker_rows(request: Request) -> list[Worker]:
     services = services_of(request)
     active = active_runs(services.store)
+    intervals = beat_intervals(services.store)
     limits = thresholds(services)
 
-    def running(worker: WorkerOut) -> int | None:
-        return None if active is None else active.get(worker.executor_id, 0)
+    def row(worker: WorkerOut) -> Worker:
+        every = intervals.get(worker.executor_id)
+        own = limits.beating_every(every)
+        status = liveness(worker.seconds_since_heartbeat, own)
+        running = None if active is None else active.get(worker.executor_id, 0)
+        return Worker(worker, status, running, every, own)
 
-    def status(worker: WorkerOut) -> str:
-        return liveness(worker.seconds_since_heartbeat, limits)
-
-    return [Worker(w, status(w), running(w)) for w in workers(services)]
+    return [row(w) for w in workers(services)]
 
 
 def thresholds(services: Services) -> Thresholds:
@@ -85,6 +97,23 @@ def thresholds(services: Services) -> Thresholds:
     --executor durable`), else the liveness defaults (in-process or `--api-only`)."""
     own = getattr(services.executor, "liveness", None)
     return own.thresholds if isinstance(own, Liveness) else DEFAULT_THRESHOLDS
+
+
+def beat_intervals(store: Store) -> dict[str, float]:
+    """The heartbeat interval each durable worker records (none from an older worker, nor
+    before a worker of this version has added the column)."""
+    try:
+        found = sa.inspect(store.engine)
+        if not found.has_table(workers_table.name):
+            return {}
+        if "heartbeat_interval_s" not in {c["name"] for c in found.get_columns(workers_table.name)}:
+            return {}
+        column = workers_table.c.heartbeat_interval_s
+        query = sa.select(workers_table.c.executor_id, column).where(column.is_not(None))
+        with store.engine.connect() as connection:
+            return {str(e): float(every) for e, every in connection.execute(query)}
+    except sa.exc.SQLAlchemyError:
+        return {}
 
 
 def liveness(age: float, limits: Thresholds) -> str:
@@ -124,7 +153,7 @@ def workers_fragment(request: Request, me: Admin) -> Response:
     return render(
         request, "admin/_workers.html", workers=worker_rows(request),
         progress=in_progress(services.store), refresh=REFRESH_SECONDS,
-        limits=thresholds(services),
+        limits=thresholds(services), beats=LATE_AFTER_BEATS,
     )  # fmt: skip
 
 
@@ -200,7 +229,7 @@ def runners_form(request: Request, values: dict[str, str], errors: dict[str, str
         request, "admin/runners.html", status_code, section="runners", fields=setting_fields(),
         values=values, errors=errors, workers=worker_rows(request),
         progress=in_progress(services.store), refresh=REFRESH_SECONDS,
-        limits=thresholds(services),
+        limits=thresholds(services), beats=LATE_AFTER_BEATS,
     )  # fmt: skip
 
 
