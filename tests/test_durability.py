@@ -37,39 +37,39 @@ def test_store_connections_commit_with_synchronous_normal(tmp_path: Path) -> Non
     engine.dispose()
 
 
-def test_a_sync_flushes_the_wal_and_the_database_file(tmp_path: Path) -> None:
+def test_a_sync_is_a_commit_of_its_own_with_synchronous_full(tmp_path: Path) -> None:
     database = tmp_path / "reqflo.db"
-    connection = sqlite3.connect(database)
+    connection = sqlite3.connect(database, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute("CREATE TABLE t (v TEXT)")
-    connection.execute("INSERT INTO t VALUES ('x')")
-    connection.commit()
-    flushed: list[str] = []
-
-    def flush(fd: int) -> None:
-        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
-        os.fdatasync(fd)
-
-    WalBarrier(database, flush).sync()
+    barrier = WalBarrier(database)
+    barrier.sync()
+    barrier.sync()
+    assert connection.execute("PRAGMA user_version").fetchone() == (2,)
+    assert barrier.flushes == 2
     connection.close()
-    assert flushed == [f"{database}-wal", str(database)]
+
+
+class SlowBarrier(WalBarrier):
+    """A real flush, then a pause, so that calls pile up behind it."""
+
+    def __init__(self, file: Path) -> None:
+        super().__init__(file)
+        self.spans: list[tuple[float, float]] = []
+
+    def flush(self) -> None:
+        began = time.monotonic()
+        super().flush()
+        time.sleep(0.02)
+        self.spans.append((began, time.monotonic()))
 
 
 def test_overlapping_syncs_share_flushes_and_each_waits_for_one_begun_after_it(
     tmp_path: Path,
 ) -> None:
     database = tmp_path / "reqflo.db"
-    database.write_bytes(b"")
-    flushes: list[tuple[float, float]] = []
-
-    def slow_flush(fd: int) -> None:
-        began = time.monotonic()
-        os.fdatasync(fd)
-        time.sleep(0.02)
-        flushes.append((began, time.monotonic()))
-
-    barrier = WalBarrier(database, slow_flush)
+    sqlite3.connect(database).execute("PRAGMA journal_mode=WAL").fetchone()
+    barrier = SlowBarrier(database)
     calls: list[tuple[float, float]] = []
     lock = threading.Lock()
 
@@ -88,4 +88,30 @@ def test_overlapping_syncs_share_flushes_and_each_waits_for_one_begun_after_it(
     assert len(calls) == 40
     assert barrier.flushes < 20  # one flush served many calls
     for began, returned in calls:  # each call: a flush that began after it, ended before
-        assert any(began <= start and end <= returned for start, end in flushes)
+        assert any(began <= start and end <= returned for start, end in barrier.spans)
+
+
+def _posix_locks_of_this_process(file: Path) -> list[str]:
+    inode = f":{file.stat().st_ino}"
+    with open("/proc/locks", encoding="ascii") as table:
+        rows = [line.split() for line in table]
+    return [" ".join(r) for r in rows if r[1] == "POSIX" and r[4] == str(os.getpid())
+            and r[5].endswith(inode)]  # fmt: skip
+
+
+def test_a_sync_leaves_the_locks_of_this_process_in_place(tmp_path: Path) -> None:
+    """Regression: the first barrier opened and closed the database file itself; closing
+    any descriptor of a file drops every POSIX lock the process holds on it, here the
+    shared lock of a connection reading in WAL mode (a server then failed a
+    `wal_checkpoint(TRUNCATE)` with "disk I/O error", found by fuzzing the API)."""
+    database = tmp_path / "reqflo.db"
+    reader = sqlite3.connect(database, isolation_level=None)
+    reader.execute("PRAGMA journal_mode=WAL")
+    reader.execute("CREATE TABLE t (v TEXT)")
+    reader.execute("BEGIN")
+    reader.execute("SELECT * FROM t").fetchall()  # a read transaction holds its lock
+    held = _posix_locks_of_this_process(database)
+    assert held
+    WalBarrier(database).sync()
+    assert _posix_locks_of_this_process(database) == held
+    reader.close()
