@@ -221,6 +221,55 @@ def test_openapi_lists_the_routes(api: Api) -> None:
     assert "/api/v1/runs/{run_id}/rerun" in document["paths"]
 
 
+# Generated clients name their methods after these: renaming a route function renames
+# its operationId (a search-and-replace once made `list_schedules` `listschedule_store`).
+OPERATIONS = [
+    "audit",
+    "cancel_run",
+    "create_schedule",
+    "create_token",
+    "delete_schedule",
+    "destroy_secret",
+    "diff_run",
+    "disable_secret",
+    "get_artifact",
+    "get_environment",
+    "get_run",
+    "get_schedule",
+    "get_settings",
+    "health",
+    "list_environments",
+    "list_runs",
+    "list_schedules",
+    "list_secrets",
+    "list_tokens",
+    "metrics",
+    "pause_schedule",
+    "put_environment",
+    "put_secret",
+    "put_settings",
+    "rerun",
+    "resume_schedule",
+    "revoke_token",
+    "run_events",
+    "secret_versions",
+    "submit_run",
+    "update_schedule",
+    "upload_artifact",
+    "verify_audit",
+    "workers",
+]
+
+
+def test_operation_ids_stay_the_route_functions_names(api: Api) -> None:
+    document = api.call("GET", "/openapi.json", None).json()
+    ids = [op["operationId"] for path in document["paths"].values() for op in path.values()]
+    assert len(ids) == len(OPERATIONS)
+    for name in OPERATIONS:
+        assert sum(i.startswith(f"{name}_api_v1_") or i == f"{name}_metrics_get"
+                   for i in ids) == 1, name  # fmt: skip
+
+
 # ---------------------------------------------------------------- precise 4xx
 
 

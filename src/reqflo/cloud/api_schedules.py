@@ -123,7 +123,7 @@ def create_schedule(
 
 
 @router.get("", response_model=list[ScheduleOut], dependencies=Viewing)
-def listschedule_store(deps: Deps, next: Count = 1) -> list[ScheduleOut]:
+def list_schedules(deps: Deps, next: Count = 1) -> list[ScheduleOut]:
     return [_out(r, next) for r in schedule_store(deps).all()]
 
 
