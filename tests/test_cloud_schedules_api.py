@@ -18,6 +18,7 @@ from reqflo.cloud.api_deps import Services
 from reqflo.cloud.app import create_app
 from reqflo.cloud.inprocess import InProcessExecutor
 from reqflo.store import Store, StoreSink, sqlite_url
+from reqflo.store.schedule_store import ScheduleStore
 from test_cloud_api import ECHO, journey_artifact, served
 
 SECRET = "whsec-never-returned-42"
@@ -225,3 +226,22 @@ def test_the_server_option_allows_private_webhooks_but_never_metadata(call: Clie
 def test_a_malformed_webhook_url_is_a_422_not_a_server_error(call: Client, url: str) -> None:
     answer = call("POST", "/schedules", json=body(name="malformed-hook", webhook_url=url))
     assert answer.status_code == 422 and "webhook_url" in answer.text, answer.text
+
+
+@pytest.mark.parametrize("field", ["name", "cron", "timezone", "missed", "inputs"])
+def test_a_patch_cannot_null_a_field_every_schedule_has(call: Client, field: str) -> None:
+    assert call("POST", "/schedules", json=body(name=f"keep-{field}")).status_code == 201
+    answer = call("PATCH", f"/schedules/keep-{field}", json={field: None})  # was a 500
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"] == f"{field}: cannot be null; leave it out to keep it"
+
+
+def test_a_patch_may_pin_an_artifact_and_clear_optional_fields(call: Client) -> None:
+    assert call("POST", "/schedules", json=body(name="pinned")).status_code == 201
+    artifact_id = ScheduleStore(call.app.state.services.store).latest_artifact_id("Echo")
+    answer = call("PATCH", "/schedules/pinned", json={"artifact_id": artifact_id})
+    assert answer.status_code == 200, answer.text  # was a 500
+    assert (answer.json()["artifact_id"], answer.json()["journey"]) == (artifact_id, None)
+    cleared = call("PATCH", "/schedules/pinned", json={"case": None, "webhook_url": None})
+    assert cleared.status_code == 200, cleared.text  # was a 500
+    assert cleared.json()["case"] is None and cleared.json()["webhook_url"] is None

@@ -133,12 +133,18 @@ def get_schedule(schedule_id: str, deps: Deps, next: Count = 5) -> ScheduleOut:
     return _out(_existing(deps, schedule_id), next)
 
 
+# Every schedule has these: a PATCH may change them, never clear them.
+NOT_NULL = frozenset({"name", "cron", "timezone", "missed", "inputs"})
+
+
 @router.patch("/{schedule_id}", response_model=ScheduleOut, dependencies=Editing)
 def update_schedule(
     schedule_id: str, body: ScheduleUpdate, deps: Deps, private_ok: AllowPrivate
 ) -> ScheduleOut:
     old = _existing(deps, schedule_id)
     changes = body.model_dump(exclude_unset=True)
+    for field in NOT_NULL & {k for k, v in changes.items() if v is None}:
+        raise HTTPException(422, f"{field}: cannot be null; leave it out to keep it")
     if "journey" in changes and changes["journey"] is not None:
         changes["artifact_id"] = None
     elif "artifact_id" in changes and changes["artifact_id"] is not None:
