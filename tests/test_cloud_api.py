@@ -461,6 +461,12 @@ def test_an_api_write_is_answered_once_durable_a_read_flushes_nothing(api: Api) 
     answer = api.call("PUT", "/api/v1/environments/durable", json={"values": {"a": 1}})
     assert answer.status_code in (200, 201), answer.text
     assert barrier.flushes > before
+    after_write = barrier.flushes
+    refused = [api.call("PUT", "/api/v1/environments/durable", None, json={"values": {}}),
+               api.call("POST", "/api/v1/nowhere"),
+               api.call("PUT", "/api/v1/environments/durable", json={"vals": {}})]  # fmt: skip
+    assert [r.status_code for r in refused] == [401, 404, 422]
+    assert barrier.flushes == after_write  # a refused write changed nothing: no sync
 
 
 def test_a_last_event_id_beyond_any_event_is_a_422(api: Api) -> None:

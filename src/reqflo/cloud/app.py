@@ -4,8 +4,10 @@ Owns `create_app`: the routers (reqflo.cloud.api_*), error handling and metrics.
 input always answers 4xx with a precise `detail` message: validation problems are
 flattened to `location: message` lines (`body.concurrency: Input should be ...`),
 a malformed JSON body names the position. An unexpected exception answers 500 with its
-type only (details go to the server log). A request that may have changed something is
-answered only once the store's commits are on disk (reqflo.store.durability).
+type only (details go to the server log). A write that succeeded (POST, PUT, PATCH,
+DELETE answered below 400) is answered only once the store's commits are on disk
+(reqflo.store.durability); a refused one (401, 404, 422...) changed nothing and costs no
+sync.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ async def _count_requests(
     response = await call_next(request)
     services = request.app.state.services
     assert isinstance(services, Services)
-    if request.method not in _READ_ONLY:  # what the answer reports survives a power loss
-        await run_in_threadpool(services.store.make_durable)
+    if request.method not in _READ_ONLY and response.status_code < 400:
+        await run_in_threadpool(services.store.make_durable)  # what it reports stays so
     services.metrics.request(request.method, response.status_code)
     return response
