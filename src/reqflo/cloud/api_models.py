@@ -1,6 +1,7 @@
 """Request and response bodies of the Cloud Runner API (pydantic; in the OpenAPI document).
 
-Requests forbid unknown fields, so a typo gets a precise 422 instead of being ignored.
+Requests forbid unknown fields, so a typo gets a precise 422 instead of being ignored;
+text fields stored in text columns are `Text` (no NUL, which PostgreSQL cannot store).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reqflo.cloud.request_guard import Text
 from reqflo.store import ArtifactRecord, EnvironmentRecord, InstanceRecord, RunRecord, TokenRecord
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
 MAX_OFFSET = 1_000_000_000  # a list offset beyond it is a typo (and too large for SQLite)
-MAX_ID = 2**63 - 1  # the largest row id either database holds
+MAX_ID = 2**31 - 1  # the largest run_events.id: an Integer, int4 on PostgreSQL
 Role = Literal["viewer", "editor", "admin"]
 
 
@@ -23,13 +25,13 @@ class Request(BaseModel):
 
 
 class RunRequest(Request):
-    artifact_id: str = Field(min_length=6, max_length=64)
+    artifact_id: Text = Field(min_length=6, max_length=64)
     environment: str | None = Field(default=None, pattern=NAME_PATTERN)
-    case: str | None = None
-    inputs: dict[str, Any] = Field(default_factory=dict)
+    case: Text | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)  # JSON: a NUL is data there
     rows: list[dict[str, Any]] | None = Field(default=None, max_length=100_000)
-    data_key: str | None = None
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    data_key: Text | None = None
+    idempotency_key: Text | None = Field(default=None, min_length=1, max_length=200)
     # None: the runner settings' concurrency for the journey (default_concurrency: 10)
     concurrency: int | None = Field(default=None, ge=1, le=1000)
 
@@ -39,7 +41,7 @@ class EnvironmentRequest(Request):
 
 
 class TokenRequest(Request):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     role: Role
 
 

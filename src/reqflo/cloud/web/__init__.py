@@ -14,8 +14,9 @@ Modules:
 `mount(app)` adds the pages (kept out of the OpenAPI schema), /static, the error pages
 (sign-in redirect, 403, 404; any HTTP error outside /api/ and the API docs, such as an
 unknown address or a wrong method, is the HTML error page too, while /api/* keeps
-FastAPI's JSON; so is a page's unexpected error, a 500 whose details go to the log only)
-and security headers on every page.
+FastAPI's JSON; so is a page's unexpected error, a 500 whose details go to the log only),
+security headers on every page, and reqflo.cloud.request_guard's `NulGuard` (for the API
+too: a NUL in a path or query string is a 422 under /api/, the 400 page elsewhere).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from reqflo.cloud.request_guard import NulGuard
 from reqflo.cloud.web import (
     pages_admin,
     pages_auth,
@@ -73,6 +75,7 @@ MESSAGES = {
 
 
 def mount(app: FastAPI) -> None:
+    app.add_middleware(NulGuard)  # a NUL in a path or query: 422 under /api/, the 400 page
     for module in PAGES:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,0 +1,78 @@
+"""Input PostgreSQL cannot take, refused before it reaches a query: NUL characters.
+
+PostgreSQL text cannot hold a NUL (U+0000) and psycopg refuses one in any text parameter,
+so a NUL in a run id, a diff cursor or a token name failed in the database: a 500 on
+PostgreSQL (SQLite took it). Owns:
+- `NulGuard`: ASGI middleware answering a request whose path or query string holds a NUL
+  (`%00`) before any route runs, through the app's HTTPException handler: under /api/ a
+  422 whose JSON `detail` names the parameter (`query.after: ...`, `path: ...`), on a web
+  page the web UI's 400 error page.
+- `Text`: a request-body string that may not hold a NUL (a precise 422 naming the field);
+  for the body fields stored in text columns. JSON values (run inputs, rows, environment
+  values) are stored as JSON, where a NUL is an escape sequence, and keep accepting one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qsl
+
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+NUL = "\x00"
+REFUSED = "may not contain a NUL character (%00, \\u0000); remove it"
+
+
+class NulGuard:
+    """Answers 422 (/api/) or 400 (pages) when the path or query string holds a NUL."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        where = nul_in(scope) if scope["type"] == "http" else None
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        response = await _refusal(Request(scope, receive), where)
+        await response(scope, receive, send)
+
+
+def nul_in(scope: Scope) -> str | None:
+    """Where a request's path or query holds a NUL ('path', 'query.NAME'), or None."""
+    if NUL in scope.get("path", ""):
+        return "path"
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" not in query and NUL.encode() not in query:
+        return None
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True, errors="replace")
+    for name, value in pairs:
+        if NUL in name or NUL in value:
+            return f"query.{name.replace(NUL, '%00')}"
+    return None
+
+
+async def _refusal(request: Request, where: str) -> Response:
+    api = request.url.path.startswith("/api/")
+    refused = HTTPException(422 if api else 400, f"{where}: {REFUSED}")
+    handler = request.app.exception_handlers.get(HTTPException)
+    if handler is None:
+        return JSONResponse({"detail": refused.detail}, status_code=refused.status_code)
+    response: Response = await handler(request, refused)
+    return response
+
+
+def _no_nul(value: str) -> str:
+    if NUL in value:
+        raise ValueError(REFUSED)
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+__all__ = ["REFUSED", "NulGuard", "Text", "nul_in"]
