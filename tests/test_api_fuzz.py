@@ -1,0 +1,81 @@
+"""Bad API input gets a 4xx, never a 500: Schemathesis generates requests from the
+service's own OpenAPI document (examples, boundary values, random and stateful
+sequences) against the real API on 127.0.0.1, with an artifact, environment, run,
+secret and schedule in the store so that routes taking ids reach their logic, and
+fails on any 5xx. Token routes are left out (a generated DELETE would revoke the
+fuzzer's own token). A fixed seed keeps a failure reproducible: the output names the
+request (`curl ...`) that answered 500."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reqflo.cloud.api_deps import Services
+from reqflo.cloud.app import create_app
+from reqflo.cloud.inprocess import InProcessExecutor
+from reqflo.store import Store, StoreSink, sqlite_url
+from test_cloud_api import ECHO, journey_artifact, served
+
+SEED = "20261125"
+EXAMPLES = "25"  # per operation and phase
+
+
+def _seed(client: httpx.Client, artifact_id: str) -> dict[str, str]:
+    """The ids the routes take, each naming something that exists."""
+    run = client.post("/api/v1/runs", json={"artifact_id": artifact_id, "environment": "demo"})
+    assert run.status_code == 201, run.text
+    secret = client.put("/api/v1/secrets/demo/API_KEY", json={"value": "fuzz-canary-3141"})
+    assert secret.status_code in (200, 201), secret.text
+    schedule = {"name": "nightly", "journey": "Echo", "cron": "0 3 * * *", "environment": "demo"}
+    assert client.post("/api/v1/schedules", json=schedule).status_code == 201
+    return {"run_id": run.json()["id"], "artifact_id": artifact_id, "schedule_id": "nightly",
+            "environment": "demo", "name": "API_KEY"}  # fmt: skip
+
+
+def _config(folder: Path, ids: dict[str, str]) -> Path:
+    path = folder / "schemathesis.toml"
+    lines = ["[parameters]", *(f'"{key}" = "{value}"' for key, value in ids.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def service(tmp_path: Path, demo_url: str) -> Iterator[tuple[str, str, Path]]:
+    store = Store.open(sqlite_url(tmp_path))
+    executor = InProcessExecutor(StoreSink(store), tmp_path)
+    _, token = store.create_token("fuzz", "admin")
+    store.put_environment("demo", {"base_url": demo_url})
+    artifact = journey_artifact(tmp_path, "echo", ECHO)
+    store.put_artifact(artifact)
+    app = create_app(Services(store=store, executor=executor, data_dir=tmp_path))
+    try:
+        with served(app) as url:
+            headers = {"Authorization": f"Bearer {token}"}
+            with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+                ids = _seed(client, artifact.id)
+            yield url, token, _config(tmp_path, ids)
+    finally:
+        executor.close()
+        store.close()
+
+
+def test_no_generated_request_gets_a_server_error(service: tuple[str, str, Path]) -> None:
+    url, token, config = service
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run",
+        f"{url}/openapi.json", "--header", f"Authorization: Bearer {token}",
+        "--checks", "not_a_server_error", "--max-examples", EXAMPLES, "--seed", SEED,
+        "--workers", "1", "--exclude-path-regex", "/api/v1/tokens/", "--no-color",
+    ]  # fmt: skip
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": ""}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    tail = "\n".join(done.stdout.splitlines()[-80:])
+    assert done.returncode == 0, f"{tail}\n{done.stderr[-2000:]}"
+    assert "fuzz-canary-3141" not in done.stdout  # the secret is never answered back
