@@ -75,7 +75,9 @@ def test_no_generated_request_gets_a_server_error(service: tuple[str, str, Path]
         "--workers", "1", "--exclude-path-regex", "/api/v1/tokens/", "--no-color",
     ]  # fmt: skip
     env = {**os.environ, "SCHEMATHESIS_HOOKS": ""}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    done = subprocess.run(  # in the config's folder: it keeps its own state in the cwd
+        command, capture_output=True, text=True, timeout=600, env=env, cwd=config.parent
+    )
     tail = "\n".join(done.stdout.splitlines()[-80:])
     assert done.returncode == 0, f"{tail}\n{done.stderr[-2000:]}"
     assert "fuzz-canary-3141" not in done.stdout  # the secret is never answered back
