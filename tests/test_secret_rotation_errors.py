@@ -22,6 +22,7 @@ from reqflo.secrets.envelope import key_id
 from reqflo.store import Store, sqlite_url
 from reqflo.store.schedule_models import ScheduleRow
 from reqflo.store.schedule_records import NewSchedule
+from reqflo.store.schedule_secrets import rewrap_all
 from reqflo.store.schedule_store import ScheduleStore
 from reqflo.store.secret_audit import AuditFilter
 from reqflo.store.secret_models import SecretVersionRow
@@ -174,3 +175,124 @@ def test_the_vault_refuses_the_whole_rotation_in_one_transaction(tmp_path: Path)
         store.close()
     code, text = rotate(tmp_path)
     assert code == 0 and "2 data keys re-wrapped" in text, text
+
+
+# ------------------------------------------------------------ an interrupted rotation
+
+
+def interrupted(data_dir: Path, vault_too: bool = False, tampered: bool = False) -> bytes:
+    """A rotation that died after staging its new key in master.key.new and re-wrapping the
+    webhook secrets (and, with `vault_too`, the vault) but before replacing master.key; with
+    `tampered`, a schedule created afterwards under the current key whose data key is
+    damaged. The staged key."""
+    seeded(data_dir, stray_secret=False, stray_webhook=False)
+    store, old, new = Store.open(sqlite_url(data_dir)), load_master_key(data_dir), os.urandom(32)
+    try:
+        hooked = NewSchedule(name="hooked", cron="0 * * * *", timezone="UTC", created_by="t",
+                             artifact_id="a" * 64, webhook_secret=HOOK)  # fmt: skip
+        ScheduleStore(store, old).create(hooked, datetime(2026, 2, 1, tzinfo=UTC))
+        (data_dir / "master.key.new").write_text(base64.b64encode(new).decode() + "\n")
+        (data_dir / "master.key.new").chmod(0o600)  # as the command stages it
+        assert rewrap_all(store, old, new) == 1
+        if vault_too:
+            assert SecretVault(store, old).rotate_master_key(new, "cli rotate-master-key") == 2
+        if tampered:
+            bad = NewSchedule(name="tampered", cron="0 * * * *", timezone="UTC", created_by="t",
+                              artifact_id="a" * 64, webhook_secret=HOOK)  # fmt: skip
+            ScheduleStore(store, old).create(bad, datetime(2026, 2, 1, tzinfo=UTC))
+            with store.session() as session:
+                session.execute(update(ScheduleRow).where(ScheduleRow.name == "tampered")
+                                .values(webhook_secret_wrapped_key=os.urandom(60)))  # fmt: skip
+    finally:
+        store.close()
+    return new
+
+
+def rotate_with(data_dir: Path, *options: str) -> tuple[int, str]:
+    args = ["secrets", "rotate-master-key", "--data-dir", str(data_dir), *options]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    return result.exit_code, result.stdout + result.stderr
+
+
+def readable_with(data_dir: Path, key: bytes) -> None:
+    """Every secret value and the webhook secret open with `key` (the master key now)."""
+    assert load_master_key(data_dir) == key
+    assert not (data_dir / "master.key.new").exists()
+    store = Store.open(sqlite_url(data_dir))
+    try:
+        vault = SecretVault(store, key)
+        for (env, name), value in VALUES.items():
+            assert vault.resolve(env, name, "test").value == value
+        schedules = ScheduleStore(store, key)
+        [hooked] = [s for s in schedules.all() if s.name == "hooked"]
+        assert schedules.webhook_secret(hooked.id) == HOOK
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("vault_too", [False, True])
+def test_a_plain_rerun_resumes_an_interrupted_rotation_with_the_staged_key(
+    tmp_path: Path, vault_too: bool
+) -> None:
+    staged = interrupted(tmp_path, vault_too=vault_too)
+    code, text = rotate(tmp_path)
+    assert code == 0, text
+    assert "interrupted" in text and str(tmp_path / "master.key.new") in text, text
+    assert key_id(staged) in text and "Put that key back" not in text
+    assert f"{0 if vault_too else 2} data keys re-wrapped" in text, text
+    assert not find_leaks(text, [*VALUES.values(), HOOK])
+    readable_with(tmp_path, staged)
+
+
+def test_an_interrupted_rotation_and_another_new_key_is_refused_with_the_exact_command(
+    tmp_path: Path,
+) -> None:
+    staged = interrupted(tmp_path)
+    other = tmp_path.parent / f"{tmp_path.name}-other.key"
+    other.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
+    before = snapshot(tmp_path)
+    code, text = rotate_with(tmp_path, "--new-key-file", str(other))
+    assert code == 2 and "interrupted" in text, text
+    command = (f"reqflo secrets rotate-master-key --data-dir {tmp_path} "
+               f"--new-key-file {tmp_path / 'master.key.new'}")  # fmt: skip
+    assert command in " ".join(text.split()), text
+    assert "Put that key back" not in text and "do not copy" in text.lower()
+    assert not find_leaks(text, [*VALUES.values(), HOOK])
+    assert snapshot(tmp_path) == before  # master.key.new still holds the staged key
+    code, text = rotate_with(tmp_path, "--new-key-file", str(tmp_path / "master.key.new"))
+    assert code == 0, text
+    readable_with(tmp_path, staged)
+
+
+def test_an_interrupted_rotation_beside_a_stray_key_names_both_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    interrupted(tmp_path)
+    store = Store.open(sqlite_url(tmp_path))
+    try:
+        SecretVault(store, OTHER_KEY).put("prod", "STRAY", STRAY, "elsewhere")
+    finally:
+        store.close()
+    before = snapshot(tmp_path)
+    code, text = rotate(tmp_path)
+    assert code == 2 and "2 data key(s) cannot be unwrapped" in text, text
+    assert "schedule 'hooked'" in text and "'STRAY' v1 in 'prod'" in text
+    assert "interrupted" in text and f"--new-key-file {tmp_path / 'master.key.new'}" in text
+    assert "sealed under another master key" in text and "do not copy" in text.lower()
+    assert not find_leaks(text, [*VALUES.values(), HOOK, STRAY])
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("options", [(), ("--new-key-file", "{dir}/master.key.new")])
+def test_a_tampered_webhook_secret_while_resuming_keeps_the_staged_key(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    staged = interrupted(tmp_path, tampered=True)
+    before = snapshot(tmp_path)
+    code, text = rotate_with(tmp_path, *(o.format(dir=tmp_path) for o in options))
+    assert code == 2 and "(tampered or moved)" in text, text
+    assert "wrapped by the current key, which cannot open it" in text
+    assert "Keep that file" in text and "Put that key back" not in text
+    assert snapshot(tmp_path) == before
+    staged_file = (tmp_path / "master.key.new").read_text()
+    assert base64.b64decode(staged_file) == staged  # still there: it wraps 'hooked'
