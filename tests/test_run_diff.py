@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from reqflo.artifact import Artifact
-from reqflo.cloud.web.run_diff import step_diff
+from reqflo.cloud.web.run_diff import diff_page, step_diff
 from reqflo.runner.results import (
     AssertionResult,
     Attempt,
@@ -254,6 +254,27 @@ def test_the_diff_page_shows_counts_and_links_the_next_page(
     assert key(1100) in second.text and key(600) not in second.text
     assert 'rel="next"' not in second.text and "First page" in second.text
     assert "1197 instances unchanged" in first.text
+    assert "<h2>Steps</h2>" in first.text and 'id="steps-elsewhere"' not in first.text
+    assert "<h2>Steps</h2>" not in second.text and "<h2>Timings" not in second.text
+    assert "Step changes and timings are on the" in second.text
+    assert 'href="/runs/' + new.id + '/diff?limit=2">first page</a>' in second.text
+
+
+def test_a_later_diff_page_reads_no_result(store: Store, artifact: Artifact) -> None:
+    """Step changes stream and validate both runs' results: only the first page does that
+    (a later page at 2 x 20k instances took 2.5 s per click); a later page reads statuses."""
+    old = a_run(store, artifact, [(k, "passed", 200, 1.0) for k in "abc"])
+    new = a_run(store, artifact, [(k, "failed", 500, 1.0) for k in "abc"])
+    with store.session() as session:  # a result no page may need to read
+        session.execute(
+            sa.update(InstanceRow).where(InstanceRow.run_id == new.id).values(result={"x": 1})
+        )
+    later = diff_page(store, old, new, DiffCursor("a", 1), 1)
+    assert [c.key for c in later.instances] == ["b"] and later.next == "1:b"
+    assert not later.first_page and later.steps == () and later.timings == ()
+    assert later.counts == DiffCounts(changed=3, added=0, removed=0, same=0)
+    with pytest.raises(ValueError, match="validation error"):
+        diff_page(store, old, new, None, 1)  # the first page reads every result
 
 
 def test_the_api_pages_through_the_changed_instances(

@@ -144,7 +144,11 @@ class DiffViews:
             news = session.execute(
                 self._in_key_order(new_id), execution_options={"yield_per": BATCH}
             )
-            yield from pair_up(olds, news)
+            try:
+                yield from pair_up(olds, news)
+            finally:  # a caller stopping early (or failing) leaves no server cursor open
+                olds.close()
+                news.close()
 
     def _in_key_order(self, run_id: str) -> Select[tuple[str, dict[str, Any]]]:
         return (

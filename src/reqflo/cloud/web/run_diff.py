@@ -4,7 +4,8 @@ Instances are matched by key (data row key, or the case for single runs; the n-t
 instance with a key matches the n-th with that key in the other run) and listed in key
 order. Owns `diff_page(store, old, new, after, limit)` → `RunDiff`: one page of the
 instances whose status changed, appeared or disappeared and the whole diff's counts,
-both computed by the database (reqflo.store.run_diff_views); and `step_diff(pairs)`: one
+both computed by the database (reqflo.store.run_diff_views), and on the first page only
+(it reads every result of both runs) the step section; and `step_diff(pairs)`: one
 pass over both runs' results streamed in key order that keeps the first step changes
 (status, response status, assertion outcomes; assertions matched by their index in the
 step), counts all of them and the instances that did not change at all, and averages
@@ -99,17 +100,21 @@ class RunDiff:
     counts: DiffCounts  # of the whole diff
     step_total: int
     next: str | None = None  # the cursor of the next page of instances
+    first_page: bool = True  # False: no step section (steps, timings, unchanged are empty)
 
 
 def diff_page(
     store: Store, old: RunRecord, new: RunRecord, after: DiffCursor | None, limit: int
 ) -> RunDiff:
+    """One page of changed instances with the whole diff's counts; the first page (`after`
+    None) also has the step section, which reads and validates every result of both runs."""
     views = DiffViews(store)
     page = views.status_changes(old.id, new.id, after, limit)
-    steps = step_diff(views.pairs(old.id, new.id))
+    first = after is None
+    steps = step_diff(views.pairs(old.id, new.id)) if first else StepDiff((), 0, (), 0)
     return RunDiff(old, new, page.changes, steps.steps, steps.timings, steps.unchanged,
                    views.counts(old.id, new.id), steps.total,
-                   page.next.text if page.next else None)  # fmt: skip
+                   page.next.text if page.next else None, first_page=first)  # fmt: skip
 
 
 def diff_runs(
