@@ -87,6 +87,8 @@ def test_a_build_entry_whose_artifact_is_missing_goes_too(home: Path) -> None:
     artifact, _ = _compile(1)
     ArtifactCache().path_for(artifact.id).unlink()  # e.g. the artifacts folder was cleared
     [entry] = _entries(home, "builds")
+    assert _prune(Policy(None, None)).removed == ()  # used in the last minute: kept a while
+    _age(2 / 1440, entry)
     assert [f.path for f in _prune(Policy(None, None)).removed] == [entry]
 
 
@@ -233,6 +235,49 @@ def test_a_bad_policy_in_the_environment_does_not_break_a_run(
     _age(40, ArtifactCache().path_for(stale.id))
     assert _compile(2)[1]  # compiled and stored; nothing pruned
     assert ArtifactCache().path_for(stale.id).exists()
+
+
+def test_a_cap_smaller_than_one_artifact_keeps_what_the_compile_just_wrote(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQFLO_CACHE_MAX_SIZE", "2KB")  # each file takes 4 KB on disk
+    artifact, compiled = _compile(1)  # the first write: the automatic prune runs after it
+    assert compiled and (home / "cache" / "last-prune").exists()
+    [entry] = _entries(home, "builds")
+    assert ArtifactCache().path_for(artifact.id).exists() and entry.exists()
+    assert _compile(1) == (artifact, False)  # a hit, not a compile every run
+    _age(2, ArtifactCache().path_for(artifact.id), entry, home / "cache" / "last-prune")
+    fresh, _ = _compile(2)  # the next day's compile: the older journey makes room
+    assert not ArtifactCache().path_for(artifact.id).exists() and not entry.exists()
+    assert ArtifactCache().path_for(fresh.id).exists() and _compile(2) == (fresh, False)
+
+
+def test_files_used_in_the_last_minute_are_kept_by_any_policy_but_all(home: Path) -> None:
+    artifact, _ = _compile(1)
+    files = [ArtifactCache().path_for(artifact.id), *_entries(home, "builds")]
+    assert _prune(Policy(max_age=0, max_size=0)).removed == ()
+    _age(2 / 1440, *files)  # two minutes ago
+    assert {f.path for f in _prune(Policy(max_age=60, max_size=None)).removed} == set(files)
+    _compile(1)
+    assert {f.path for f in _prune(everything=True).removed} == set(files)
+
+
+def test_a_build_entry_written_during_the_scan_is_not_an_orphan(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _compile(1)  # (and the automatic prune: the next one is a day away)
+    scan = cache_prune._two_down
+    written: list[Artifact] = []
+
+    def concurrent_compile(folder: Path) -> list[tuple[Path, os.stat_result]]:
+        if folder.name == "builds":  # the artifacts were scanned: another run compiles now
+            written.append(_compile(2)[0])
+        return scan(folder)
+
+    monkeypatch.setattr(cache_prune, "_two_down", concurrent_compile)
+    assert _prune(Policy(None, None)).removed == ()
+    monkeypatch.setattr(cache_prune, "_two_down", scan)
+    assert _compile(2) == (written[0], False)  # its build entry is still there: a hit
 
 
 # ------------------------------------------------------------ reqflo cache ...

@@ -15,8 +15,13 @@ The `last-prune` file's time says when the automatic prune last ran.
 
 Safe beside a run: files only are removed (never the `<key[:2]>` folders, which a
 concurrent write needs), build entries before the artifacts they name, a file used since
-the scan is kept, a temporary file only when it is a day old (its write died), and a
-run that finds an entry's artifact gone treats it as a miss and compiles.
+the scan is kept, and so is one used in the minute before it (`IN_USE`: not by age, size
+or as an orphan; a build entry only with its artifact; anything by `everything`). So the
+automatic prune never removes what the write that triggered it just produced, even
+under a cap smaller than one artifact, nor a concurrent compile's build entry written
+after the artifacts were scanned. A temporary file goes only when it is a day old (its
+write died), and a run that finds an entry's artifact gone treats it as a miss and
+compiles.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from reqflo.artifact import ArtifactCache
 
 PRUNE_EVERY = 86_400.0  # seconds: the automatic prune runs at most once a day
 TEMPORARY_AGE = 86_400.0  # a temporary file this old belongs to a write that died
+IN_USE = 60.0  # seconds: a file used this recently (before the scan) may serve a run now
 AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
 SIZE_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -147,8 +153,9 @@ def prune(
 ) -> Pruned:
     """Remove what the policy does not keep (everything, with `everything`); build entries
     go before the artifacts they name. Files used since the scan are kept."""
+    started = time.time_ns()  # before the scan: what is written during it is newer
     files = cache_files(cache, artifacts)
-    doomed = _doomed(files, policy, everything, time.time_ns())
+    doomed = _doomed(files, policy, everything, started)
     order = sorted((f for f in files if f.path in doomed), key=lambda f: f.kind == "artifact")
     removed = tuple(f for f in order if dry_run or _remove(f))
     gone = {f.path for f in removed}
@@ -209,28 +216,40 @@ def _doomed(files: list[CacheFile], policy: Policy, everything: bool, now: int) 
     kept = [f for f in files if f.kind != "temporary"]
     if everything:
         return doomed | {f.path for f in kept}
+    in_use = now - int(IN_USE * 1e9)
     if policy.max_age is not None:
-        doomed |= {f.path for f in kept if f.used_ns < now - int(policy.max_age * 1e9)}
-    doomed |= _orphans(kept, doomed)
+        too_old = min(in_use, now - int(policy.max_age * 1e9))
+        doomed |= {f.path for f in kept if f.used_ns < too_old}
+    doomed |= _orphans(kept, doomed, in_use)
     if policy.max_size is not None:
-        doomed |= _over_size([f for f in kept if f.path not in doomed], policy.max_size)
+        left = [f for f in kept if f.path not in doomed]
+        doomed |= _over_size(left, policy.max_size, in_use)
     return doomed
 
 
-def _orphans(files: list[CacheFile], doomed: set[Path]) -> set[Path]:
-    """Build entries naming an artifact that is missing or about to be removed."""
-    alive = {f.artifact_id for f in files if f.kind == "artifact" and f.path not in doomed}
-    return {f.path for f in files if f.kind == "build" and f.artifact_id not in alive}
+def _orphans(files: list[CacheFile], doomed: set[Path], in_use: int) -> set[Path]:
+    """Build entries naming an artifact about to be removed, or one that is missing unless
+    the entry was used since `in_use` (its artifact may have been written after the scan
+    of the artifacts: a concurrent compile writes the artifact, then the entry)."""
+    kept = {f.artifact_id: f.path not in doomed for f in files if f.kind == "artifact"}
+
+    def orphan(entry: CacheFile) -> bool:
+        if entry.artifact_id in kept:  # scanned: goes if its artifact goes
+            return not kept[entry.artifact_id]
+        return entry.used_ns < in_use
+
+    return {f.path for f in files if f.kind == "build" and orphan(f)}
 
 
-def _over_size(files: list[CacheFile], max_size: int) -> set[Path]:
-    """Least recently used first, until the rest fit (an artifact with its build entries)."""
+def _over_size(files: list[CacheFile], max_size: int, in_use: int) -> set[Path]:
+    """Least recently used first, until the rest fit (an artifact with its build entries);
+    never a file used since `in_use`, so the cap may stay exceeded."""
     naming: dict[str, list[CacheFile]] = {}
     for f in files:
         if f.kind == "build":
             naming.setdefault(f.artifact_id, []).append(f)
     total, doomed = sum(f.size for f in files), set[Path]()
-    for oldest in sorted(files, key=lambda f: f.used_ns):
+    for oldest in sorted((f for f in files if f.used_ns < in_use), key=lambda f: f.used_ns):
         if total <= max_size:
             break
         going = [oldest, *naming.get(oldest.artifact_id, [])] if oldest.kind == "artifact" else []
