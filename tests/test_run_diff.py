@@ -331,3 +331,11 @@ def test_nothing_to_compare_with_is_a_404_with_a_hint(
     assert f"no earlier run of '{old.journey}' in environment 'diff'" in first.json()["detail"]
     assert unknown.status_code == 404 and "no run with id" in unknown.json()["detail"]
     assert anonymous.status_code == 401
+
+
+def test_the_openapi_document_declares_the_diff_404(site: Site) -> None:
+    with site.api("viewer") as api:
+        document = api.get("/openapi.json").json()
+    answers = document["paths"]["/api/v1/runs/{run_id}/diff"]["get"]["responses"]
+    assert set(answers) == {"200", "404", "422"}
+    assert "no earlier run" in answers["404"]["description"]

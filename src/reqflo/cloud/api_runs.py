@@ -9,7 +9,9 @@ rerun) carries the runner settings' step limits read when it is queued.
 `GET /{id}/diff` compares in the database (reqflo.store.run_diff_views): the instances,
 matched by key, whose status differs from the earlier run's or that are in one run only,
 a page at a time in key order (`limit`, `after` = the previous page's `next`), with the
-counts of the whole diff; runs of any size cost one page.
+counts of the whole diff. Only the page is read, so memory does not grow with the runs,
+but every request groups both runs' instances by key again (for the page, and for the
+counts): time grows with the runs (~0.3 s a request at 2 × 20k instances, either database).
 """
 
 from __future__ import annotations
@@ -169,7 +171,13 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Changed instances per pa
 After = Annotated[str | None, Query(description="The previous page's `next`")]
 
 
-@router.get("/{run_id}/diff", response_model=RunDiffOut, dependencies=[Depends(require("viewer"))])
+NOTHING_TO_COMPARE: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such run, no earlier run to compare with, or an unknown `against`"}
+}
+
+
+@router.get("/{run_id}/diff", response_model=RunDiffOut, responses=NOTHING_TO_COMPARE,
+            dependencies=[Depends(require("viewer"))])  # fmt: skip
 def diff_run(
     run_id: str, deps: Deps, against: str | None = None, limit: Limit = 100, after: After = None
 ) -> RunDiffOut:
