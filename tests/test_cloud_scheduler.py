@@ -131,6 +131,9 @@ def test_bad_cron_and_timezone_are_refused_with_their_reason() -> None:
         CronSpec("0 0 * *", "UTC")
     with pytest.raises(CronError, match="IANA timezone"):
         CronSpec("0 0 * * *", "Mars/Olympus")
+    for name in ("x" * 300, "Europe/" + "y" * 20_000):  # too long for a file name: OSError
+        with pytest.raises(CronError, match="not an IANA timezone"):
+            CronSpec("0 0 * * *", name)
     assert CronSpec("0 0 30 2 *", "UTC").next_fires(utc(2026, 1, 1), 1) == []
 
 

@@ -79,6 +79,7 @@ def test_adding_a_schedule_shows_it_with_its_next_fire_times(
         ({"cron": "61 * * * *"}, 422, "is not a cron expression with 5 fields"),
         ({"cron": "0 0 30 2 *"}, 422, "never fires"),
         ({"timezone": "Mars/Olympus"}, 422, "'Mars/Olympus' is not an IANA timezone"),
+        ({"timezone": "x" * 20_000}, 422, "is not an IANA timezone"),  # was a 500 (OSError)
         ({"journey": "Echp"}, 404, "journey 'Echp' has no uploaded artifact"),
         ({"journey": "", "artifact_id": ""}, 422, "give exactly one of journey"),
         ({"artifact_id": "abcdef0123"}, 422, "give exactly one of journey"),

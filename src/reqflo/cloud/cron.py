@@ -87,8 +87,9 @@ def _wall_start(after: datetime, tz: ZoneInfo) -> datetime:
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise CronError(f"'{name}' is not an IANA timezone (e.g. 'Europe/Paris', 'UTC')") from exc
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: name too long
+        shown = name if len(name) <= 60 else f"{name[:60]}..."
+        raise CronError(f"'{shown}' is not an IANA timezone (e.g. 'Europe/Paris', 'UTC')") from exc
 
 
 __all__ = ["CronError", "CronSpec", "zone"]
