@@ -15,7 +15,7 @@ from reqflo.cloud.request_guard import nul_in
 from reqflo.store import RunRecord
 from test_cloud_support import opened_store
 from test_run_diff import a_run
-from web_support import ROLES, Site, signed_in
+from web_support import ROLES, Site, csrf_of, signed_in
 
 REFUSED = "may not contain a NUL character"
 
@@ -174,3 +174,24 @@ def test_an_event_id_beyond_the_id_column_is_a_422(
         largest = api.get(f"/api/v1/runs/{run.id}/events", params={"after": 2**31 - 1})
     assert answer.status_code == 422 and where in answer.json()["detail"], answer.text
     assert largest.status_code == 200 and "event: end" in largest.text, largest.text
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "where"),
+    [
+        ("/admin/tokens", {"name": "t\x00", "role": "viewer"}, "form.name"),
+        ("/runs/new", {"artifact": "abcdef\x00", "environment": "demo"}, "form.artifact"),
+        ("/schedules", {"name": "s", "cron": "0 * * * *", "journey": "Echo\x00"}, "form.journey"),
+    ],
+)
+def test_a_nul_in_a_posted_form_is_the_400_page(
+    site: Site, path: str, fields: dict[str, str], where: str
+) -> None:
+    with signed_in(site, "admin") as client:
+        form = client.get("/admin/tokens").text
+        answer = client.post(path, data=fields | {"csrf": csrf_of(form)})
+        after = client.post("/admin/tokens", data={"name": "fine", "role": "viewer",
+                                                   "csrf": csrf_of(form)})  # fmt: skip
+    assert answer.status_code == 400, answer.text
+    assert "<html" in answer.text and f"{where}: {REFUSED}" in unescape(answer.text)
+    assert after.status_code == 201, after.text  # a form without NUL goes through
