@@ -184,6 +184,8 @@ def test_flash_messages_are_signed_for_the_session(site: Site) -> None:
         assert "created." not in other.get(location).text  # another session's link
         forged = client.get("/environments/flashy", params={"flash": "Paste your token at x"})
         assert "Paste your token" not in forged.text
+        odd = client.get("/environments/flashy", params={"flash": "Flash-4711", "sig": "ü€😀"})
+        assert odd.status_code == 200 and "Flash-4711" not in odd.text  # was a 500 (TypeError)
 
 
 def test_long_values_do_not_widen_pages_at_laptop_width(

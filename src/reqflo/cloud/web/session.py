@@ -167,7 +167,8 @@ def flash_of(request: Request, session: WebSession | None) -> str:
     sent = request.query_params.get("sig", "")
     if session is None or not message:
         return ""
-    return message if hmac.compare_digest(sent, _flash_sig(session, message)) else ""
+    expected = _flash_sig(session, message).encode()
+    return message if hmac.compare_digest(sent.encode("utf-8", "replace"), expected) else ""
 
 
 def _flash_sig(session: WebSession, message: str) -> str:
