@@ -99,6 +99,9 @@ def test_a_nul_in_a_page_address_is_the_400_page(
     assert answer.headers["X-Frame-Options"] == "DENY"  # the pages' security headers
 
 
+SCHEDULE = {"name": "guarded", "journey": "Echo", "cron": "0 3 * * *", "environment": "demo"}
+
+
 def run_body(site: Site, **fields: Any) -> dict[str, Any]:
     return {"artifact_id": site.artifacts["echo"].id, "environment": "demo"} | fields
 
@@ -111,6 +114,9 @@ def run_body(site: Site, **fields: Any) -> dict[str, Any]:
         ("POST", "/api/v1/runs", {"artifact_id": "abcdef\x00"}, "body.artifact_id"),
         ("POST", "/api/v1/runs", {"case": "loud\x00"}, "body.case"),
         ("POST", "/api/v1/tokens", {"name": "t\x00", "role": "viewer"}, "body.name"),
+        ("POST", "/api/v1/schedules", {**SCHEDULE, "journey": "Echo\x00"}, "body.journey"),
+        ("POST", "/api/v1/schedules", {**SCHEDULE, "case": "loud\x00"}, "body.case"),
+        ("PATCH", "/api/v1/schedules/guarded", {"journey": "Echo\x00"}, "body.journey"),
     ],
 )
 def test_a_nul_in_a_stored_body_field_is_a_422_naming_it(
@@ -118,6 +124,8 @@ def test_a_nul_in_a_stored_body_field_is_a_422_naming_it(
 ) -> None:
     sent = run_body(site, **body) if path == "/api/v1/runs" else body
     with site.api("admin") as api:
+        if method == "PATCH":
+            api.post("/api/v1/schedules", json=SCHEDULE)  # 409 when it is there already
         answer = api.request(method, path, json=sent)
     assert answer.status_code == 422, answer.text
     assert f"{where}: Value error, {REFUSED}" in answer.json()["detail"]
@@ -195,3 +203,17 @@ def test_a_nul_in_a_posted_form_is_the_400_page(
     assert answer.status_code == 400, answer.text
     assert "<html" in answer.text and f"{where}: {REFUSED}" in unescape(answer.text)
     assert after.status_code == 201, after.text  # a form without NUL goes through
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [("a\x00b", "may not contain a NUL character"), ("k" * 401, "is longer than 400 characters")],
+)
+def test_an_instance_key_the_store_cannot_keep_is_a_422(site: Site, key: str, problem: str) -> None:
+    """The data_key column names each instance; on PostgreSQL such a key was accepted
+    (201) and the run then failed in the executor, its results lost."""
+    body = run_body(site, rows=[{"who": "ok"}, {"who": key}], data_key="who")
+    with site.api("editor") as api:
+        answer = api.post("/api/v1/runs", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith(f"rows.1.who: the instance key {problem}")

@@ -67,6 +67,26 @@ def check_request(
         raise HTTPException(422, "rows: give at least one row, or leave rows out")
     if data_key is not None and rows is None:
         raise HTTPException(422, "data_key names a column of rows, but the request has no rows")
+    if data_key is not None and rows is not None:
+        _check_keys(rows, data_key)
+
+
+MAX_KEY = 400  # instances.key: what both databases keep
+NUL = "may not contain a NUL character"
+
+
+def _check_keys(rows: list[Any], data_key: str) -> None:
+    """422 for an instance key the store cannot keep (PostgreSQL refuses a NUL)."""
+    for n, row in enumerate(rows):
+        if not isinstance(row, dict):
+            continue
+        key = _row_key(row, n, data_key)
+        if "\x00" in key:
+            raise HTTPException(422, f"rows.{n}.{data_key}: the instance key {NUL}")
+        if len(key) > MAX_KEY:
+            raise HTTPException(
+                422, f"rows.{n}.{data_key}: the instance key is longer than {MAX_KEY} characters"
+            )
 
 
 def identity(token: TokenRecord) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reqflo.cloud.api_models import NAME_PATTERN
+from reqflo.cloud.request_guard import Text
 from reqflo.store.schedule_records import ScheduleRecord
 
 Missed = Literal["skip", "run_once"]
@@ -23,15 +24,15 @@ class ScheduleFields(BaseModel):
 
     cron: str = Field(min_length=1, max_length=200, examples=["30 2 * * *"])
     timezone: str = Field(default="UTC", max_length=100, examples=["Europe/Paris"])
-    journey: str | None = Field(default=None, max_length=400, description="Latest artifact of it")
-    artifact_id: str | None = Field(
+    journey: Text | None = Field(default=None, max_length=400, description="Latest artifact of it")
+    artifact_id: Text | None = Field(
         default=None, min_length=6, max_length=64, description="A pinned artifact"
     )
     environment: str | None = Field(default=None, pattern=NAME_PATTERN)
-    case: str | None = None
+    case: Text | None = None
     inputs: dict[str, Any] = Field(default_factory=dict)
     rows: list[dict[str, Any]] | None = Field(default=None, max_length=100_000)
-    data_key: str | None = None
+    data_key: Text | None = None
     missed: Missed = Field(default="skip", description="Ticks missed while down: skip or run_once")
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
     webhook_secret: str | None = Field(
@@ -59,13 +60,13 @@ class ScheduleUpdate(BaseModel):
     name: str | None = Field(default=None, pattern=NAME_PATTERN)
     cron: str | None = Field(default=None, min_length=1, max_length=200)
     timezone: str | None = Field(default=None, max_length=100)
-    journey: str | None = Field(default=None, max_length=400)
-    artifact_id: str | None = Field(default=None, min_length=6, max_length=64)
+    journey: Text | None = Field(default=None, max_length=400)
+    artifact_id: Text | None = Field(default=None, min_length=6, max_length=64)
     environment: str | None = Field(default=None, pattern=NAME_PATTERN)
-    case: str | None = None
+    case: Text | None = None
     inputs: dict[str, Any] | None = None
     rows: list[dict[str, Any]] | None = Field(default=None, max_length=100_000)
-    data_key: str | None = None
+    data_key: Text | None = None
     missed: Missed | None = None
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
     webhook_secret: str | None = Field(default=None, min_length=8, max_length=500, repr=False)
