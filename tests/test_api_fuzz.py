@@ -1,6 +1,7 @@
 """Bad API input gets a 4xx, never a 500: Schemathesis generates requests from the
 service's own OpenAPI document (examples, boundary values, random and stateful
-sequences) against the real API on 127.0.0.1, with an artifact, environment, run,
+sequences) against the real API on 127.0.0.1 (on SQLite and on PostgreSQL, which refuses what
+SQLite keeps, e.g. a NUL in text), with an artifact, environment, run,
 secret and schedule in the store so that routes taking ids reach their logic, and
 fails on any 5xx. Token routes are left out (a generated DELETE would revoke the
 fuzzer's own token). A fixed seed keeps a failure reproducible: the output names the
@@ -20,8 +21,9 @@ import pytest
 from reqflo.cloud.api_deps import Services
 from reqflo.cloud.app import create_app
 from reqflo.cloud.inprocess import InProcessExecutor
-from reqflo.store import Store, StoreSink, sqlite_url
+from reqflo.store import Store, StoreSink
 from test_cloud_api import ECHO, journey_artifact, served
+from test_cloud_support import opened_store
 
 SEED = "20261125"
 EXAMPLES = "25"  # per operation and phase
@@ -46,9 +48,15 @@ def _config(folder: Path, ids: dict[str, str]) -> Path:
     return path
 
 
-@pytest.fixture
-def service(tmp_path: Path, demo_url: str) -> Iterator[tuple[str, str, Path]]:
-    store = Store.open(sqlite_url(tmp_path))
+@pytest.fixture(params=["sqlite", "postgresql"])
+def service(
+    request: pytest.FixtureRequest, tmp_path: Path, demo_url: str
+) -> Iterator[tuple[str, str, Path]]:
+    with opened_store(request.param, tmp_path) as store:
+        yield from _served(store, tmp_path, demo_url)
+
+
+def _served(store: Store, tmp_path: Path, demo_url: str) -> Iterator[tuple[str, str, Path]]:
     executor = InProcessExecutor(StoreSink(store), tmp_path)
     _, token = store.create_token("fuzz", "admin")
     store.put_environment("demo", {"base_url": demo_url})
@@ -63,7 +71,6 @@ def service(tmp_path: Path, demo_url: str) -> Iterator[tuple[str, str, Path]]:
             yield url, token, _config(tmp_path, ids)
     finally:
         executor.close()
-        store.close()
 
 
 def test_no_generated_request_gets_a_server_error(service: tuple[str, str, Path]) -> None:
