@@ -140,6 +140,9 @@ def test_each_row_shows_its_interval_and_thresholds(site: Site) -> None:
     try:
         with signed_in(site, "admin") as client:
             fragment = client.get("/admin/runners/workers").text
+        with site.api("viewer") as api:  # the API says what the page shows
+            listed = {w["executor_id"]: w for w in api.get("/api/v1/workers").json()}
+        assert listed["shown"]["heartbeat_interval_s"] == 2.5
     finally:
         with site.store.engine.begin() as connection:
             connection.execute(sa.delete(workers_table))

@@ -34,7 +34,6 @@ from reqflo.cloud.durable.liveness import (
     LATE_AFTER_BEATS,
     Liveness,
     Thresholds,
-    workers_table,
 )
 from reqflo.cloud.web.session import Admin, AdminForm, done, services_of
 from reqflo.cloud.web.templating import render
@@ -79,11 +78,10 @@ class Worker:
 def worker_rows(request: Request) -> list[Worker]:
     services = services_of(request)
     active = active_runs(services.store)
-    intervals = beat_intervals(services.store)
     limits = thresholds(services)
 
     def row(worker: WorkerOut) -> Worker:
-        every = intervals.get(worker.executor_id)
+        every = worker.heartbeat_interval_s
         own = limits.beating_every(every)
         status = liveness(worker.seconds_since_heartbeat, own)
         running = None if active is None else active.get(worker.executor_id, 0)
@@ -97,23 +95,6 @@ def thresholds(services: Services) -> Thresholds:
     --executor durable`), else the liveness defaults (in-process or `--api-only`)."""
     own = getattr(services.executor, "liveness", None)
     return own.thresholds if isinstance(own, Liveness) else DEFAULT_THRESHOLDS
-
-
-def beat_intervals(store: Store) -> dict[str, float]:
-    """The heartbeat interval each durable worker records (none from an older worker, nor
-    before a worker of this version has added the column)."""
-    try:
-        found = sa.inspect(store.engine)
-        if not found.has_table(workers_table.name):
-            return {}
-        if "heartbeat_interval_s" not in {c["name"] for c in found.get_columns(workers_table.name)}:
-            return {}
-        column = workers_table.c.heartbeat_interval_s
-        query = sa.select(workers_table.c.executor_id, column).where(column.is_not(None))
-        with store.engine.connect() as connection:
-            return {str(e): float(every) for e, every in connection.execute(query)}
-    except sa.exc.SQLAlchemyError:
-        return {}
 
 
 def liveness(age: float, limits: Thresholds) -> str:
