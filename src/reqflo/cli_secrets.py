@@ -187,6 +187,7 @@ def rotate_master_key(
         err.print(f"now set {KEY_ENV} to the new key on every server and worker")
     else:
         staged.replace(key_path)
+        _sync_folder(key_path.parent)  # the rename itself survives a power loss
         err.print(f"{key_path} now holds the new master key")
 
 
@@ -387,4 +388,14 @@ def _write_key(path: Path, key: bytes) -> bool:
         handle.flush()
         os.fsync(handle.fileno())
     os.chmod(path, 0o600)
+    _sync_folder(path.parent)
     return True
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder, so a file created or renamed in it is on disk too."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
