@@ -186,3 +186,21 @@ def test_source_positions_point_at_steps_and_assertions() -> None:
         19,
         "- {type: status_code, expected: 201}",
     )
+
+
+def test_a_step_name_is_literal_text_even_with_braces() -> None:
+    """Found by fuzzing: `name: "{{ }}"` crashed `reqflo validate` with a traceback (the
+    compiler parsed every string of a step as a template, names included)."""
+    text = BASE.replace("    - id: create\n", '    - id: create\n      name: "{{ }} and {{"\n')
+    assert _compile(text).plan.steps[0].name == "{{ }} and {{"
+
+
+@pytest.mark.parametrize("number", ["9007199254740992", "-9007199254740993", "1" + "0" * 400])
+def test_an_integer_json_cannot_carry_exactly_is_an_error_with_its_place(number: str) -> None:
+    """Found by fuzzing: it crashed the compiler (RFC 8785 refuses it while hashing)."""
+    text = BASE.replace('quantity: "{{ inputs.quantity }}"', f"quantity: {number}")
+    result = check_text(text, "orders.yaml")
+    assert result.artifact is None and [d.code for d in result.errors] == ["number-range"]
+    rendered = result.render()
+    assert "orders.yaml:" in rendered and "quote a larger one to send it as text" in rendered
+    assert _compile(text.replace(f"quantity: {number}", "quantity: 9007199254740991"))

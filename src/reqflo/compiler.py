@@ -99,7 +99,7 @@ def compile_journey(parsed: ParsedJourney) -> art.Artifact:
 def _needs(journey: Journey, steps: tuple[art.StepPlan, ...]) -> art.Needs:
     found: dict[str, set[str]] = {"inputs": set(), "env": set(), "secrets": set(), "me": set()}
     for step in steps:
-        for text in strings_in(step.model_dump(mode="json")):
+        for text in strings_in(step.model_dump(mode="json", exclude={"id", "name"})):  # literal
             if "{{" in text:
                 for ref in template_refs(parse_template(text)):
                     if ref.root in found and ref.path:

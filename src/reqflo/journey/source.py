@@ -21,6 +21,7 @@ from reqflo.diagnostics import Diagnostic, Position
 
 PathKey = tuple[str | int, ...]
 MAX_DEPTH = 64
+MAX_EXACT_INT = 2**53 - 1  # the largest integer a JSON number carries exactly
 
 
 @dataclass
@@ -78,6 +79,10 @@ def load_yaml(text: str, file: str) -> LoadedSource:
     except _TooDeep as exc:
         diag = Diagnostic("yaml-structure", str(exc), file, positions.value(exc.path))
         return LoadedSource(file, text, None, positions, (diag,))
+    except _TooLarge as exc:
+        hint = f"integers go up to ±{MAX_EXACT_INT:,}; quote a larger one to send it as text"
+        diag = Diagnostic("number-range", str(exc), file, positions.value(exc.path), hint)
+        return LoadedSource(file, text, None, positions, (diag,))
     return LoadedSource(file, text, data, positions)
 
 
@@ -124,12 +129,23 @@ class _TooDeep(ValueError):
         self.path = path
 
 
+class _TooLarge(ValueError):
+    """An integer JSON cannot carry exactly (RFC 8785, which hashes the artifact, refuses
+    it): every JSON reader would round it."""
+
+    def __init__(self, path: PathKey) -> None:
+        super().__init__("this integer is too large for JSON to carry exactly")
+        self.path = path
+
+
 def _plain(node: Any, path: PathKey, positions: SourceMap, active: set[int]) -> Any:
     if isinstance(node, CommentedMap | CommentedSeq | Mapping | list):
         return _container(node, path, positions, active)
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):
+        if abs(node) > MAX_EXACT_INT:
+            raise _TooLarge(path)
         return int(node)
     if isinstance(node, float):
         return float(node)
