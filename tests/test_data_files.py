@@ -338,3 +338,21 @@ def test_count_rows_agrees_with_iter_rows_or_raises_the_same_error(
     except DataFileError as exc:
         counted = str(exc)
     assert counted == expected
+
+
+@pytest.mark.parametrize("levels", [65, 5_000])  # decodable but too deep; beyond recursion
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_a_record_nesting_too_deeply_is_an_error_with_its_place(
+    tmp_path: Path, suffix: str, levels: int
+) -> None:
+    """Found by fuzzing: 5,000 levels raised RecursionError out of the reader."""
+    deep = '{"a": ' * levels + "1" + "}" * levels
+    record = '{"id": 1, "v": ' + deep + "}"
+    path = tmp_path / f"rows{suffix}"
+    lines = '{"id": 0}\n' + record + "\n"
+    path.write_text(lines if suffix == ".jsonl" else f'[{{"id": 0}},\n{record}]')
+    assert "record 2 nests deeper than 64 levels" in error_of(path)
+    assert error_of(path).startswith(f"{path}:2:")
+    shallow = '{"a": ' * 60 + "1" + "}" * 60
+    path.write_text(f'[{{"v": {shallow}}}]' if suffix == ".json" else f'{{"v": {shallow}}}\n')
+    assert len(list(iter_rows(path))) == 1
