@@ -3,9 +3,10 @@
 Owns `iter_rows()`, which yields one `DataRow` per row or record without ever holding
 the whole file: CSV goes through the `csv` module line by line, JSON Lines line by
 line, and a JSON array is decoded record by record with `json.JSONDecoder.raw_decode`
-over a bounded buffer (the JSON readers are reqflo.runner.data_json). The format comes from the extension (.csv, .json, .jsonl,
-.ndjson). A malformed file raises `DataFileError` naming the file, line, column and
-row/record, at the point the iteration reaches it.
+over a bounded buffer (the JSON readers are reqflo.runner.data_json). The format comes
+from the extension (.csv, .json, .jsonl, .ndjson). A malformed file raises
+`DataFileError` naming the file, line, column and row/record, at the point the
+iteration reaches it.
 
 CSV values are strings (an empty cell is ""); JSON values keep their JSON types. Typing
 values to the journey's inputs is the caller's job.
