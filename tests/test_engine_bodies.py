@@ -320,3 +320,49 @@ async def test_oauth2_rejected_client_is_a_step_error(transport: AiohttpTranspor
     error = result.steps[0].error
     assert error is not None and error.code == "invalid-response"
     assert "HTTP 401" in error.message
+
+
+# ------------------------------------------------------- hostile responses (found by fuzzing)
+
+DEEP = b'{"a":' * 900 + b"1" + b"}" * 900
+
+
+async def hostile(request: web.Request) -> web.Response:
+    kind = request.match_info["kind"]
+    if kind == "deep":
+        return web.Response(body=DEEP, content_type="application/json")
+    return web.Response(
+        body=b'{"a": 1}', headers={"Content-Type": "application/json; charset=nope"}
+    )
+
+
+async def run_against_hostile(transport: AiohttpTransport, kind: str) -> InstanceResult:
+    app = web.Application()
+    app.router.add_get("/{kind}", hostile)
+    step = StepPlan(
+        id="read", name="read",
+        request=RequestPlan(method="GET", url=f"{{{{ env.base_url }}}}/{kind}"),
+        outputs=(OutputPlan(name="all", source="body", path="$..*"),),
+        assertions=(AssertionPlan(type="json_path", path="$..a", operator="exists"),),
+    )  # fmt: skip
+    async with serve(app) as base:
+        ctx = make_context(transport, env={"base_url": base})
+        return await run_instance(make_artifact(step), {}, 0, "k", ctx, lambda event: None)
+
+
+async def test_a_body_nesting_too_deeply_fails_the_step_with_the_reason(
+    transport: AiohttpTransport,
+) -> None:
+    """900 levels parse, but `$..` and serialisation ran out of recursion: the step was an
+    internal error (RecursionError); now the body is refused as JSON, saying why."""
+    step = (await run_against_hostile(transport, "deep")).steps[0]
+    assert step.error is None or step.error.code != "internal-error", step.error
+    messages = " ".join(a.message or "" for a in step.attempts[-1].assertions)
+    assert step.status == "failed" and "nests deeper than 128 levels" in messages
+
+
+async def test_an_unknown_charset_reads_the_body_as_utf8(transport: AiohttpTransport) -> None:
+    """`charset=nope` raised LookupError out of the step (an internal error)."""
+    result = await run_against_hostile(transport, "charset")
+    assert result.status == "passed", result.steps[0].error
+    assert result.steps[0].outputs["all"] == 1  # one match: the value itself

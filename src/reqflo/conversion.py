@@ -4,7 +4,9 @@ Owns `convert_value`, shared by the run check (input defaults and case values) a
 the runner (every run value). Strings convert leniently (`" 42 "` → 42, `"yes"` →
 True); JSON values of the right type pass unchanged; a value that does not fit raises
 `InputTypeError`, never silently coerced (`"4.5"` is not an integer, `true` is not a
-number).
+number). Also `nests_deeper_than`, the nesting check of parsed JSON (data files,
+response bodies): what nests deeper than Python's recursion allows breaks JSONPath,
+serialisation and reports, so it is refused with a message instead.
 """
 
 from __future__ import annotations
@@ -100,3 +102,19 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 def _show(value: Any) -> str:
     text = to_text(value)
     return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects in `value` nest more than `limit` levels (level by level,
+    no recursion)."""
+    level = [value] if isinstance(value, dict | list) else []
+    for _ in range(limit):
+        if not level:
+            return False
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+    return bool(level)

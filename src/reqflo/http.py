@@ -36,7 +36,10 @@ from typing import Any, NamedTuple, Protocol
 import aiohttp
 from yarl import URL
 
+from reqflo.conversion import nests_deeper_than
+
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_JSON_DEPTH = 128  # deeper bodies break JSONPath's `..` and serialisation (recursion)
 _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 _BODY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
 
@@ -90,14 +93,18 @@ class HttpResponse:
         """The body decoded with the response's charset (computed once)."""
         cached = self.__dict__.get("_text")
         if cached is None:
-            cached = self.__dict__["_text"] = self.body.decode(self._charset(), errors="replace")
+            cached = self.__dict__["_text"] = _decoded(self.body, self._charset())
         return cached
 
     @property
     def json(self) -> Any:
         """The parsed JSON body (parsed once); raises ValueError when the body is not JSON."""
         if "_json" not in self.__dict__:
-            self.__dict__["_json"] = json.loads(self.text)
+            text = self.text
+            parsed = json.loads(text)
+            if _may_nest_deeply(text) and nests_deeper_than(parsed, MAX_JSON_DEPTH):
+                raise ValueError(f"it nests deeper than {MAX_JSON_DEPTH} levels")
+            self.__dict__["_json"] = parsed
         return self.__dict__["_json"]
 
     def _charset(self) -> str:
@@ -107,6 +114,18 @@ class HttpResponse:
             if key.lower() == "charset" and value:
                 return value.strip('"')
         return "utf-8"
+
+
+def _may_nest_deeply(text: str) -> bool:
+    """Cheap test first: fewer openers than the limit cannot nest deeper than it."""
+    return text.count("{") + text.count("[") > MAX_JSON_DEPTH
+
+
+def _decoded(body: bytes, charset: str) -> str:
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:  # an unknown or non-text charset ("nope", "base64"): read UTF-8
+        return body.decode("utf-8", errors="replace")
 
 
 class TransportError(Exception):

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+from reqflo.conversion import nests_deeper_than
 from reqflo.diagnostics import DataFileError
 
 CHUNK_CHARS = 64 * 1024
@@ -159,7 +160,7 @@ class _JsonArrayStream:
                 self._read_more(number)
                 continue
             if end < len(self.buffer) or self.eof:
-                if _depth_over(value):
+                if nests_deeper_than(value, MAX_DEPTH):
                     raise self._error(f"record {number} nests deeper than {MAX_DEPTH} levels")
                 self.position = end
                 return value
@@ -229,21 +230,8 @@ def _value_is_complete(text: str, start: int) -> bool:
 MAX_DEPTH = 64  # as journey files: deeper rows are a mistake, and recursion has limits
 
 
-def _depth_over(value: Any) -> bool:
-    """Whether `value` nests deeper than MAX_DEPTH (checked without recursion)."""
-    pending = [(value, 0)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict | list):
-            if depth >= MAX_DEPTH:
-                return True
-            children = item.values() if isinstance(item, dict) else item
-            pending.extend((child, depth + 1) for child in children)
-    return False
-
-
 def _within_depth(value: Any, where: str, number: int) -> Any:
-    if _depth_over(value):
+    if nests_deeper_than(value, MAX_DEPTH):
         raise _too_deep(where, number)
     return value
 
