@@ -224,11 +224,13 @@ def test_environment_values_are_cached_by_text(home: Path, write_env: Callable[.
     assert project.environment("dev") == {"base_url": "http://b"}
 
 
-def test_yaml_only_values_are_parsed_every_time(home: Path) -> None:
+def test_dates_in_an_environment_are_their_iso_text_and_cached(home: Path) -> None:
+    """Environment values are JSON values (reqflo.yaml_values): a date is its ISO text,
+    so it renders and goes into JSON bodies alike, and the file's parse is cached."""
     _write(Path("environments/dev.yaml"), "day: 2024-05-01\nbase_url: http://a\n")
     values = Project(Path.cwd().resolve()).environment("dev")
-    assert str(values["day"]) == "2024-05-01" and not isinstance(values["day"], str)
-    assert not (home / "cache" / "environments").exists()
+    assert values["day"] == "2024-05-01"
+    assert (home / "cache" / "environments").exists()
     assert Project(Path.cwd().resolve()).environment("dev") == values
 
 

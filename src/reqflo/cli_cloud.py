@@ -234,12 +234,11 @@ def env_push(
     file: Annotated[Path, typer.Argument(help="A YAML or JSON mapping of names to values.")],
 ) -> None:
     """Create or replace an environment in the Cloud Runner from a local file."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from reqflo.yaml_values import YamlValuesError, load_values
 
     try:
-        values = YAML(typ="safe").load(file.read_text(encoding="utf-8"))
-    except (OSError, YAMLError, UnicodeDecodeError) as exc:
+        values = load_values(file.read_text(encoding="utf-8"))
+    except (OSError, YamlValuesError, UnicodeDecodeError) as exc:
         raise _fail(f"{file}: cannot read the environment file: {exc}") from exc
     if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
         raise _fail(f"{file}: an environment file is a mapping of names to values")

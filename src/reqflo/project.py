@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from reqflo import run_cache
 from reqflo.artifact import Artifact, ArtifactCache
 from reqflo.diagnostics import ArtifactError, ReqfloError, did_you_mean
+from reqflo.yaml_values import YamlValuesError, load_values
 
 if TYPE_CHECKING:
     from reqflo.compiler import CheckResult
@@ -96,12 +97,9 @@ def _read_environment(path: Path) -> dict[str, Any]:
 
 
 def _parse_yaml(path: Path, text: str) -> object:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     try:
-        return YAML(typ="safe").load(text)
-    except YAMLError as exc:
+        return load_values(text)
+    except YamlValuesError as exc:
         raise UsageError(f"{path}: cannot read the environment file: {exc}") from exc
 
 
@@ -180,12 +178,9 @@ def _journey_by_name(name: str, project: Project) -> Path:
 
 
 def _journey_name(path: Path) -> str | None:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
     try:
-        document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except (YAMLError, OSError, UnicodeDecodeError):
+        document = load_values(path.read_text(encoding="utf-8"))
+    except (YamlValuesError, OSError, UnicodeDecodeError):
         return None
     journey = document.get("journey") if isinstance(document, dict) else None
     name = journey.get("name") if isinstance(journey, dict) else None

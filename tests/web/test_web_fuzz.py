@@ -20,6 +20,7 @@ HOSTILE = [
     "-1", "0", "9" * 30, "1e308", "nan", "inf", "\x00", "a\x00b", "ü€😀", "'\"<script>",
     "", " ", "{", "[]", "{}", '{"a": 1}', "a,b\n1,2", "x" * 20_000, "true", "null",
     "* * * * *", "Europe/Paris", "Echo", "demo", "https://example.com/h", "1:", "%00",
+    "a: &x [*x]", "d: 2026-13-45", "b: !!binary aGk=", "n: " + "9" * 5000,
 ]  # fmt: skip
 FORMS = {
     "/runs/new": ["journey", "artifact_id", "environment", "case", "inputs", "rows",

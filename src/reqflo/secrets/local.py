@@ -96,6 +96,10 @@ def _read_secrets_file(path: Path, *, required: bool) -> object:
             return YAML(typ="safe", pure=True).load(handle)
         except (YAMLError, UnicodeDecodeError) as error:
             raise SecretsFileError(_yaml_problem(path, error)) from None
+        except RecursionError:  # aliases referring to themselves, thousands of brackets
+            raise SecretsFileError(f"secrets file {path}: it nests too deeply") from None
+        except (ValueError, TypeError, OverflowError):  # e.g. a date like 2026-13-45
+            raise SecretsFileError(f"secrets file {path}: a value cannot be read") from None
 
 
 def _check_private(path: Path, status: os.stat_result) -> None:

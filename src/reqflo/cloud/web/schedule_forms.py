@@ -13,7 +13,6 @@ it; it is never echoed back.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,12 +21,11 @@ from typing import Any
 
 from fastapi import HTTPException
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from reqflo.cloud.api_schedules import validate_schedule
 from reqflo.cloud.cron import CronSpec, zone
 from reqflo.store import Store
+from reqflo.yaml_values import YamlValuesError, load_values
 
 TEXT_FIELDS = ("name", "cron", "timezone", "journey", "artifact_id", "environment", "case",
                "missed", "webhook_url")  # fmt: skip
@@ -68,9 +66,9 @@ def parse_mapping(text: str, what: str) -> dict[str, Any]:
 
 def _yaml(text: str, what: str) -> Any:
     try:
-        return YAML(typ="safe", pure=True).load(io.StringIO(text))
-    except YAMLError as exc:
-        raise FormError(f"{what}: neither JSON nor YAML: {' '.join(str(exc).split())}") from exc
+        return load_values(text)
+    except YamlValuesError as exc:
+        raise FormError(f"{what}: neither JSON nor YAML: {exc}") from exc
 
 
 def form_text(fields: Mapping[str, Any]) -> dict[str, str]:
