@@ -259,11 +259,15 @@ def _validator_or_problem(schema: Any) -> tuple[Any, str | None]:
 
 
 def _schema_errors(validator: Any, data: Any) -> tuple[list[str], str | None]:
+    from referencing.exceptions import Unresolvable
+
     try:
         found = validator.iter_errors(data)
         ordered = sorted(found, key=lambda e: (len(e.path), list(map(str, e.path))))
     except RecursionError:
         return [], "is nested too deeply to validate"
+    except Unresolvable as exc:  # an artifact built before refs were checked at compile time
+        return [], f"cannot be checked: a $ref of the schema does not resolve ({exc})"
     return [_schema_error(e) for e in ordered], None
 
 

@@ -11,8 +11,10 @@ tests/test_checks_properties.py).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 from reqflo.checks.display import _clip_text, _json
 
@@ -113,7 +115,56 @@ def validate_json_schema(schema: Any) -> str | None:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except jsonschema.SchemaError as exc:
         return f"invalid JSON schema at {exc.json_path}: {_clip_text(exc.message, 200)}"
+    return _unresolved_ref(schema)
+
+
+def _unresolved_ref(schema: dict[str, Any]) -> str | None:
+    """The first `$ref` that does not point inside the schema itself: a remote or file
+    reference is never fetched (a run must not read what the journey does not hold)."""
+    pending: list[Any] = [schema]
+    anchors = set(_anchors(schema))
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and not _points_inside(schema, ref, anchors):
+                shown = _clip_text(ref, 80)
+                return (f"$ref '{shown}' does not point inside the schema; use '#/$defs/name'"
+                        " (remote and file references are not fetched)")  # fmt: skip
+            pending.extend(node.values())
     return None
+
+
+def _anchors(schema: Any) -> Iterator[str]:
+    pending = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("$anchor"), str):
+                yield node["$anchor"]
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+
+
+def _points_inside(schema: dict[str, Any], ref: str, anchors: set[str]) -> bool:
+    if not ref.startswith("#"):
+        return False
+    fragment = ref[1:]
+    if not fragment.startswith("/"):
+        return fragment == "" or fragment in anchors
+    node: Any = schema
+    for raw in fragment[1:].split("/"):
+        part = unquote(raw).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
 
 
 def _group_of(rx: re.Pattern[str], group: int | str) -> int | str | None:
