@@ -147,3 +147,28 @@ def test_names_and_urls_are_never_read_as_markup() -> None:
     ]
     out = render(events)
     assert "[bold red]boom[/] [link=x] (s)" in out
+
+
+def test_control_characters_from_servers_cannot_drive_the_terminal() -> None:
+    """A response or an error message may carry ESC sequences (colours, OSC 8 links,
+    screen clears) or a carriage return that overwrites the line: they are shown as
+    visible symbols of the same length (found by running against a hostile server)."""
+    hostile = "\x1b[31mred\x1b[0m \x1b]8;;http://evil\x1b\\link\rPASSED \x9b2J"
+    error = StepError(code="connection-error", message=hostile)
+    step = StepResult(index=0, id="s", name="s\x1b[2K", status="error", error=error)
+    events: list[AnyEvent] = [
+        ev.RunStarted(run_id="r", artifact_id=ARTIFACT, journey="J\x1b[8m", total=1, started_at=0),
+        ev.StepFinished(instance=0, result=step),
+        ev.InstanceFinished(result=InstanceResult(index=0, key="k", status="error", steps=[step])),
+        ev.RunFinished(summary=summary("r", 1, 0, 0, 1, 2.0)),
+    ]
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=False, width=200)
+    reporter = ConsoleReporter(console)
+    for event in events:
+        reporter.handle(event)
+    reporter.close()
+    written = stream.getvalue()
+    assert "\x1b" not in written and "\r" not in written and "\x9b" not in written
+    assert "␛[31mred␛[0m ␛]8;;http://evil␛\\link" in written and "PASSED \ufffd2J" in written
+    assert "J␛[8m" in written and "s␛[2K" in written

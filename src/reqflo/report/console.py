@@ -27,6 +27,7 @@ from reqflo.report.console_render import (
     summary_line,
 )
 from reqflo.report.formatting import is_problem
+from reqflo.report.terminal_safe import ControlCharacters
 from reqflo.runner.events import (
     AnyEvent,
     InstanceFinished,
@@ -57,6 +58,7 @@ class ConsoleReporter:
         plain_progress_every_s: float = 10.0,
     ) -> None:
         self.console = console
+        console.push_render_hook(ControlCharacters())  # a body cannot drive the terminal
         self.verbose = verbose
         self.show_progress = progress
         self.max_details = max_details
