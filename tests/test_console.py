@@ -172,3 +172,13 @@ def test_control_characters_from_servers_cannot_drive_the_terminal() -> None:
     assert "\x1b" not in written and "\r" not in written and "\x9b" not in written
     assert "␛[31mred␛[0m ␛]8;;http://evil␛\\link" in written and "PASSED \ufffd2J" in written
     assert "J␛[8m" in written and "s␛[2K" in written
+
+
+def test_the_cli_console_prints_markup_and_controls_as_text() -> None:
+    """`reqflo runs show` printed a run key like "[/x]" through Rich markup (a MarkupError
+    crash; "[bold]" was styled) and passed ESC sequences from the service through."""
+    from reqflo.report.terminal_safe import safe_console
+
+    stream = io.StringIO()
+    safe_console(file=stream, width=200).print("  #0 [/x] [bold]k[/bold]: \x1b[2Jfailed")
+    assert stream.getvalue() == "  #0 [/x] [bold]k[/bold]: ␛[2Jfailed\n"

@@ -17,8 +17,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from rich.text import Text
+
+from reqflo.report.terminal_safe import safe_console
 
 if TYPE_CHECKING:
     from reqflo.cache_prune import CacheFile, Policy
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(Text(f"error: {message}", style="bold red"))
+    safe_console(stderr=True).print(Text(f"error: {message}", style="bold red"))
     return typer.Exit(EXIT_INVALID)
 
 

@@ -21,6 +21,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from reqflo.report.terminal_safe import safe_console
+
 EXIT_INVALID, EXIT_INTERNAL = 2, 4
 DATA_DIR_HELP = "Data directory (default $REQFLO_HOME/server)."
 DB_HELP = "Database URL (default: SQLite file in the data directory; or postgresql://...)."
@@ -31,7 +33,7 @@ env_app = typer.Typer(help="Environments stored in the Cloud Runner.", no_args_i
 
 
 def _out(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return safe_console(stderr=stderr)
 
 
 def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:

@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from reqflo.report.terminal_safe import safe_console
+
 if TYPE_CHECKING:
     from reqflo.compiler import CheckResult
 
@@ -22,7 +24,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STEP_ERROR, EXIT_INTERNAL = 0, 1, 2, 3,
 
 
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return safe_console(stderr=stderr)
 
 
 def print_diagnostics(console: Console, rendered: str) -> None:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.text import Text
+
+from reqflo.report.terminal_safe import safe_console
 
 EXIT_INVALID, EXIT_INTERNAL = 2, 4
 schedules_app = typer.Typer(help="Scheduled runs on the Cloud Runner.", no_args_is_help=True)
@@ -29,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(Text(f"error: {message}", style="bold red"))
+    safe_console(stderr=True).print(Text(f"error: {message}", style="bold red"))
     return typer.Exit(code)
 
 
@@ -100,13 +101,13 @@ def add(
         "enabled": not paused,
     }  # fmt: skip
     created = _api(lambda c: c.call("POST", "/api/v1/schedules", json=body))
-    Console(highlight=False).print(Text(f"✔ schedule '{name}' created ({created['id']})", "green"))
+    safe_console().print(Text(f"✔ schedule '{name}' created ({created['id']})", "green"))
     _print_fires(created)
 
 
 def _print_fires(schedule: dict[str, Any]) -> None:
     for instant in schedule["next_fires"]:
-        Console(highlight=False).print(f"  next: {instant}")
+        safe_console().print(f"  next: {instant}")
 
 
 @schedules_app.command("list")
@@ -114,8 +115,8 @@ def list_schedules() -> None:
     """Every schedule with its next fire instant (UTC)."""
     found = _api(lambda c: c.call("GET", "/api/v1/schedules"))
     for schedule in found:
-        Console(highlight=False, soft_wrap=True).print(_line(schedule))
-    Console(highlight=False).print(f"{len(found)} schedules")
+        safe_console().print(_line(schedule))
+    safe_console().print(f"{len(found)} schedules")
 
 
 @schedules_app.command("next")
@@ -130,7 +131,7 @@ def next_fires(
 def pause(key: Key) -> None:
     """Stop firing until resumed."""
     _api(lambda c: c.call("POST", f"/api/v1/schedules/{key}/pause"))
-    Console(highlight=False).print(f"schedule '{key}' paused")
+    safe_console().print(f"schedule '{key}' paused")
 
 
 @schedules_app.command("resume")
@@ -143,4 +144,4 @@ def resume(key: Key) -> None:
 def remove(key: Key) -> None:
     """Delete a schedule (its past runs stay)."""
     _api(lambda c: c.call("DELETE", f"/api/v1/schedules/{key}"))
-    Console(highlight=False).print(f"schedule '{key}' removed")
+    safe_console().print(f"schedule '{key}' removed")

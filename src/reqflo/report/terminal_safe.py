@@ -7,13 +7,23 @@ and tab as a visible symbol of the same length (ESC as ␛, CR as ␍, others fr
 Control Pictures block or U+FFFD), and `ControlCharacters`, a Rich render hook applying
 it to every `Text`, string and `Group` the console prints. Same-length symbols keep the
 styles of a `Text` on the right characters; the console's own styling is untouched.
+`safe_console()` is the CLI's console: that hook, and no Rich markup in printed strings
+(a run key or journey name like "[/x]" is text, not markup that fails to parse).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from rich.console import ConsoleRenderable, Group, RenderableType, RenderHook, RichCast
+from rich.console import (
+    Console,
+    ConsoleRenderable,
+    Group,
+    RenderableType,
+    RenderHook,
+    RichCast,
+)
 from rich.text import Text
 
 _SYMBOLS = {
@@ -49,3 +59,9 @@ def _defanged(renderable: RenderableType | RichCast) -> RenderableType | RichCas
 
 def _all(renderables: Sequence[RenderableType]) -> list[RenderableType]:
     return [_defanged(r) for r in renderables]
+
+
+def safe_console(**options: Any) -> Console:
+    console = Console(markup=False, highlight=False, soft_wrap=True, **options)
+    console.push_render_hook(ControlCharacters())
+    return console
