@@ -48,6 +48,14 @@ def test_convert_value(value: Any, type_name: Any, expected: Any) -> None:
         ("maybe", "boolean", "'maybe' is not a boolean"),
         (2, "boolean", "is not a boolean"),
         ("{oops", "json", "is not valid JSON"),
+        # found by fuzzing: these raised ValueError or RecursionError out of the run
+        ("9" * 5000, "integer", "an integer of 5000 digits is too long"),
+        ("²", "integer", "'²' is not an integer"),  # isdigit() but not int()
+        ("²", "number", "is not a finite number"),
+        ("9" * 5000, "json", "cannot be read"),
+        ('{"a":' * 3000, "json", "nests deeper than 64 levels"),
+        ("[" * 70 + "]" * 70, "json", "nests deeper than 64 levels"),
+        ("[1, 1e999]", "json", "1e999 is not a finite number"),
     ],
 )
 def test_convert_value_rejects_what_does_not_fit(value: Any, type_name: Any, fragment: str) -> None:

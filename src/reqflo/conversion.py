@@ -46,9 +46,20 @@ def _to_integer(value: Any) -> int:
         return int(value)
     if isinstance(value, str):
         text = value.strip().replace("_", "")
-        if text.lstrip("+-").isdigit():
+        if _decimal(text):
             return int(text)
     raise InputTypeError(f"{_show(value)} is not an integer")
+
+
+MAX_DIGITS = 4300  # Python's own limit for int(str)
+
+
+def _decimal(text: str) -> bool:
+    """Digits int() reads (not "²", which isdigit() also accepts), within its limit."""
+    digits = text[1:] if text[:1] in "+-" else text
+    if len(digits) > MAX_DIGITS and digits.isdecimal():
+        raise InputTypeError(f"an integer of {len(digits)} digits is too long")
+    return digits.isdecimal()
 
 
 def _to_number(value: Any) -> int | float:
@@ -63,7 +74,7 @@ def _to_number(value: Any) -> int | float:
         except ValueError:
             number = math.nan
         if math.isfinite(number):
-            return int(text) if text.lstrip("+-").isdigit() else number
+            return int(text) if _decimal(text) else number
     raise InputTypeError(f"{_show(value)} is not a finite number")
 
 
@@ -85,9 +96,27 @@ def _to_json(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
+        parsed = json.loads(value, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InputTypeError(f"{_show(value)} is not valid JSON: {exc.msg}") from exc
+    except RecursionError:
+        parsed = _TOO_DEEP
+    except ValueError as exc:  # an integer beyond MAX_DIGITS
+        raise InputTypeError(f"{_show(value)} cannot be read: {exc}") from exc
+    if parsed is _TOO_DEEP or nests_deeper_than(parsed, MAX_JSON_DEPTH):
+        raise InputTypeError(f"{_show(value)} nests deeper than {MAX_JSON_DEPTH} levels")
+    return parsed
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999: JSON has no infinity to send it as
+        raise ValueError(f"{text} is not a finite number")
+    return number
+
+
+_TOO_DEEP = object()
+MAX_JSON_DEPTH = 64  # as journey and data files
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
