@@ -217,3 +217,31 @@ def test_an_instance_key_the_store_cannot_keep_is_a_422(site: Site, key: str, pr
         answer = api.post("/api/v1/runs", json=body)
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"].startswith(f"rows.1.who: the instance key {problem}")
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("NaN", "nan is not a JSON number"), ("1e999", "inf is not a JSON number"),
+     ("[" * 70 + "]" * 70, "nests deeper than 64 levels")],
+)  # fmt: skip
+@pytest.mark.parametrize("where", ["environment", "run", "schedule"])
+def test_json_values_a_request_body_cannot_carry_are_a_422(
+    site: Site, value: str, problem: str, where: str
+) -> None:
+    """Found by probing the API: NaN and 1e999 in environment values were stored (shown
+    as null, sent to targets as the invalid JSON token NaN); 100 levels were accepted."""
+    bodies = {
+        "environment": ("PUT", "/api/v1/environments/nan", f'{{"values": {{"a": {value}}}}}'),
+        "run": ("POST", "/api/v1/runs",
+                f'{{"artifact_id": "{site.artifacts["echo"].id}", "inputs": {{"a": {value}}}}}'),
+        "schedule": ("POST", "/api/v1/schedules",
+                     '{"name": "nan", "journey": "Echo", "cron": "0 3 * * *",'
+                     f' "rows": [{{"a": {value}}}]}}'),
+    }  # fmt: skip
+    method, path, body = bodies[where]
+    with site.api("admin") as api:
+        answer = api.request(
+            method, path, content=body, headers={"Content-Type": "application/json"}
+        )
+    assert answer.status_code == 422, answer.text
+    assert problem in answer.json()["detail"]

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reqflo.cloud.request_guard import Text
+from reqflo.cloud.request_guard import JsonObject, JsonRows, Text
 from reqflo.store import ArtifactRecord, EnvironmentRecord, InstanceRecord, RunRecord, TokenRecord
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
@@ -28,8 +28,8 @@ class RunRequest(Request):
     artifact_id: Text = Field(min_length=6, max_length=64)
     environment: str | None = Field(default=None, pattern=NAME_PATTERN)
     case: Text | None = None
-    inputs: dict[str, Any] = Field(default_factory=dict)  # JSON: a NUL is data there
-    rows: list[dict[str, Any]] | None = Field(default=None, max_length=100_000)
+    inputs: JsonObject = Field(default_factory=dict)  # JSON: a NUL is data there
+    rows: JsonRows | None = Field(default=None, max_length=100_000)
     data_key: Text | None = None
     idempotency_key: Text | None = Field(default=None, min_length=1, max_length=200)
     # None: the runner settings' concurrency for the journey (default_concurrency: 10)
@@ -37,7 +37,7 @@ class RunRequest(Request):
 
 
 class EnvironmentRequest(Request):
-    values: dict[str, Any]
+    values: JsonObject
 
 
 class TokenRequest(Request):

@@ -11,11 +11,15 @@ PostgreSQL (SQLite took it). Owns:
 - `Text`: a request-body string that may not hold a NUL (a precise 422 naming the field);
   for the body fields stored in text columns. JSON values (run inputs, rows, environment
   values) are stored as JSON, where a NUL is an escape sequence, and keep accepting one.
+- `JsonObject`, `JsonRows`: those JSON values, refusing NaN and infinity (a JSON column kept
+  them and the response showed null, but no request body can carry them) and nesting deeper
+  than `MAX_JSON_DEPTH` levels.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import math
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi.responses import JSONResponse
@@ -113,5 +117,30 @@ def _no_nul(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
+MAX_JSON_DEPTH = 64  # as journey, data and environment files
 
-__all__ = ["REFUSED", "NulGuard", "Text", "nul_in", "nul_in_form"]
+
+def _json_values(value: Any) -> Any:
+    """JSON values a run can send: no NaN or infinity (Python's json reads them, and a
+    JSON column stored them, but no JSON body can carry them), nothing nesting deeper than
+    MAX_JSON_DEPTH levels."""
+    level, depth = [value], 0
+    while level:
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
+        deeper: list[Any] = []
+        for item in level:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"{item} is not a JSON number (JSON has no NaN or infinity)")
+            if isinstance(item, dict):
+                deeper.extend(item.values())
+            elif isinstance(item, list):
+                deeper.extend(item)
+        level, depth = deeper, depth + 1
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_values)]
+JsonRows = Annotated[list[dict[str, Any]], AfterValidator(_json_values)]
+
+__all__ = ["REFUSED", "JsonObject", "JsonRows", "NulGuard", "Text", "nul_in", "nul_in_form"]

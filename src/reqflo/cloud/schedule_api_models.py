@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reqflo.cloud.api_models import NAME_PATTERN
-from reqflo.cloud.request_guard import Text
+from reqflo.cloud.request_guard import JsonObject, JsonRows, Text
 from reqflo.store.schedule_records import ScheduleRecord
 
 Missed = Literal["skip", "run_once"]
@@ -30,8 +30,8 @@ class ScheduleFields(BaseModel):
     )
     environment: str | None = Field(default=None, pattern=NAME_PATTERN)
     case: Text | None = None
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    rows: list[dict[str, Any]] | None = Field(default=None, max_length=100_000)
+    inputs: JsonObject = Field(default_factory=dict)
+    rows: JsonRows | None = Field(default=None, max_length=100_000)
     data_key: Text | None = None
     missed: Missed = Field(default="skip", description="Ticks missed while down: skip or run_once")
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
@@ -64,8 +64,8 @@ class ScheduleUpdate(BaseModel):
     artifact_id: Text | None = Field(default=None, min_length=6, max_length=64)
     environment: str | None = Field(default=None, pattern=NAME_PATTERN)
     case: Text | None = None
-    inputs: dict[str, Any] | None = None
-    rows: list[dict[str, Any]] | None = Field(default=None, max_length=100_000)
+    inputs: JsonObject | None = None
+    rows: JsonRows | None = Field(default=None, max_length=100_000)
     data_key: Text | None = None
     missed: Missed | None = None
     webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=2000)
