@@ -172,7 +172,8 @@ def test_environment_forms_fail_precisely_and_keep_what_was_typed(site: Site) ->
         ({"name": "broken", "values": '{"a": '}, 422, "not valid JSON"),
         ({"name": "listy", "values": "[1, 2]"}, 422, "give a mapping"),
         ({"name": "listy", "values": "- 1\n- 2\n"}, 422, "give a mapping"),
-        ({"name": "dated", "values": "day: 2026-01-01\n"}, 422, "quote dates"),
+        ({"name": "looping", "values": "a: &x [*x]\n"}, 422, "refers to itself"),
+        ({"name": "binary", "values": "b: !!binary aGk=\n"}, 422, "not JSON (quote it as text)"),
         ({"name": "yamlish", "values": "a: [1,\n"}, 422, "neither JSON nor YAML"),
         ({"name": "demo", "values": "{}"}, 409, "already exists"),
     ]
@@ -184,6 +185,12 @@ def test_environment_forms_fail_precisely_and_keep_what_was_typed(site: Site) ->
         bad = post_form(client, "/environments/demo", "/environments/demo", values="[oops")
         assert bad.status_code == 422 and "[oops" in bad.text
     assert site.store.environment("broken") is None
+    with signed_in(site, "editor") as client:  # a date is its ISO text, as in env files
+        dated = post_form(client, "/environments", "/environments", name="dated",
+                          values="day: 2026-01-01\n")  # fmt: skip
+    assert dated.status_code == 303 and site.store.environment("dated").values == {  # type: ignore[union-attr]
+        "day": "2026-01-01"
+    }
     assert site.store.environment("demo").values["base_url"].startswith("http://127.0.0.1")  # type: ignore[union-attr]
 
 

@@ -60,7 +60,7 @@ def parse_mapping(text: str, what: str) -> dict[str, Any]:
     try:
         json.dumps(found, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise FormError(f"{what}: only JSON values are allowed ({exc}); quote dates") from exc
+        raise FormError(f"{what}: only JSON values are allowed ({exc})") from exc
     return {str(key): value for key, value in found.items()}
 
 
