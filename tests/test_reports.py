@@ -407,3 +407,15 @@ def test_a_data_run_console_wants_finished_instances_only_and_fanout_the_union(
     assert unwanted_kinds(Fanout([data, JsonReporter(tmp_path / "r.json")])) == set()
     assert unwanted_kinds(Fanout([data, single])) == set()
     assert Fanout([data, data]).event_kinds == {"instance_finished"}
+
+
+@pytest.mark.parametrize("kind", ["directory", "unwritable"])
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_run(
+    tmp_path: Path, kind: str
+) -> None:
+    """Found by probing the CLI: `--output json:some/dir` ran the whole journey and then
+    crashed with IsADirectoryError; `--output html:/proc/x` with FileNotFoundError."""
+    target = tmp_path if kind == "directory" else Path("/proc/reqflo-report.html")
+    problem = "it is a directory" if kind == "directory" else "No such file or directory"
+    with pytest.raises(ValueError, match=f"cannot write a report to '{target}': {problem}"):
+        open_reporters([f"json:{target}"])

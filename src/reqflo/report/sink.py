@@ -75,8 +75,22 @@ class Sink:
             Path(self._temp.name).unlink(missing_ok=True)
 
 
+def _unwritable(path: Path, exc: OSError) -> ValueError:
+    """Said before the run starts (the CLI's usage error), never a traceback after it."""
+    return ValueError(f"cannot write a report to '{path}': {exc.strerror or exc}")
+
+
 def _temp_beside(path: Path) -> IO[str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise ValueError(f"cannot write a report to '{path}': it is a directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _opened_temp(path)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
+
+
+def _opened_temp(path: Path) -> IO[str]:
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed into place by commit()
         mode="w",
         encoding="utf-8",
