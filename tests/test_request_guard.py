@@ -15,7 +15,7 @@ from reqflo.cloud.request_guard import nul_in
 from reqflo.store import RunRecord
 from test_cloud_support import opened_store
 from test_run_diff import a_run
-from web_support import ROLES, Site, csrf_of, signed_in
+from web_support import Site, csrf_of, signed_in, site_on
 
 REFUSED = "may not contain a NUL character"
 
@@ -24,25 +24,9 @@ REFUSED = "may not contain a NUL character"
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, demo_url: str
 ) -> Iterator[Site]:
-    from reqflo.cloud.api_deps import Services
-    from reqflo.cloud.app import create_app
-    from reqflo.cloud.inprocess import InProcessExecutor
-    from reqflo.store import StoreSink
-    from test_cloud_api import ECHO, served
-
     folder = tmp_path_factory.mktemp("guard")
-    with opened_store(request.param, folder) as store:
-        executor = InProcessExecutor(StoreSink(store), folder)
-        services = Services(store=store, executor=executor, data_dir=folder, poll_seconds=0.02)
-        tokens = {role: store.create_token(f"{role}-token", role)[1] for role in ROLES}
-        store.put_environment("demo", {"base_url": demo_url})
-        try:
-            with served(create_app(services)) as url:
-                found = Site(url, store, folder, tokens)
-                found.add_journey("echo", ECHO)
-                yield found
-        finally:
-            executor.close()
+    with opened_store(request.param, folder) as store, site_on(store, folder, demo_url) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,16 @@ class Site:
 @contextmanager
 def running_site(folder: Path, demo_url: str) -> Iterator[Site]:
     store = Store.open(sqlite_url(folder))
+    try:
+        with site_on(store, folder, demo_url) as site:
+            yield site
+    finally:
+        store.close()
+
+
+@contextmanager
+def site_on(store: Store, folder: Path, demo_url: str) -> Iterator[Site]:
+    """The site on an open store (SQLite or PostgreSQL); the caller closes the store."""
     executor = InProcessExecutor(StoreSink(store), folder)
     services = Services(store=store, executor=executor, data_dir=folder, poll_seconds=0.02)
     tokens = {role: store.create_token(f"{role}-token", role)[1] for role in ROLES}
@@ -81,7 +91,6 @@ def running_site(folder: Path, demo_url: str) -> Iterator[Site]:
             yield site
     finally:
         executor.close()
-        store.close()
 
 
 def login_nonce(client: httpx.Client) -> str:

@@ -95,16 +95,17 @@ def _to_boolean(value: Any) -> bool:
 def _to_json(value: Any) -> Any:
     if not isinstance(value, str):
         return value
+    too_deep = InputTypeError(f"{_show(value)} nests deeper than {MAX_VALUE_DEPTH} levels")
     try:
         parsed = json.loads(value, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InputTypeError(f"{_show(value)} is not valid JSON: {exc.msg}") from exc
     except RecursionError:
-        parsed = _TOO_DEEP
-    except ValueError as exc:  # an integer beyond MAX_DIGITS
+        raise too_deep from None
+    except ValueError as exc:  # an integer beyond MAX_DIGITS, 1e999
         raise InputTypeError(f"{_show(value)} cannot be read: {exc}") from exc
-    if parsed is _TOO_DEEP or nests_deeper_than(parsed, MAX_JSON_DEPTH):
-        raise InputTypeError(f"{_show(value)} nests deeper than {MAX_JSON_DEPTH} levels")
+    if nests_deeper_than(parsed):
+        raise too_deep
     return parsed
 
 
@@ -113,10 +114,6 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(number):  # 1e999: JSON has no infinity to send it as
         raise ValueError(f"{text} is not a finite number")
     return number
-
-
-_TOO_DEEP = object()
-MAX_JSON_DEPTH = 64  # as journey and data files
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
@@ -133,7 +130,10 @@ def _show(value: Any) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-def nests_deeper_than(value: Any, limit: int) -> bool:
+MAX_VALUE_DEPTH = 64  # journeys, data and environment files, API bodies: deeper is a mistake
+
+
+def nests_deeper_than(value: Any, limit: int = MAX_VALUE_DEPTH) -> bool:
     """Whether lists and objects in `value` nest more than `limit` levels (level by level,
     no recursion)."""
     level = [value] if isinstance(value, dict | list) else []
@@ -147,3 +147,18 @@ def nests_deeper_than(value: Any, limit: int) -> bool:
             if isinstance(child, dict | list)
         ]
     return bool(level)
+
+
+def json_value_problem(value: Any) -> str | None:
+    """Why `value` is no JSON a request body can carry (NaN, infinity, nesting deeper than
+    MAX_VALUE_DEPTH), or None."""
+    if nests_deeper_than(value):
+        return f"nests deeper than {MAX_VALUE_DEPTH} levels"
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{item} is not a JSON number (JSON has no NaN or infinity)"
+        if isinstance(item, dict | list):
+            pending.extend(item.values() if isinstance(item, dict) else item)
+    return None

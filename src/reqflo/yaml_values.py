@@ -3,7 +3,7 @@ the `inputs` fields of forms.
 
 Owns `load_values(text)`, which returns dicts, lists, strings, numbers, booleans and None
 only: dates and timestamps become their ISO text (as journeys do), and whatever JSON cannot
-carry (binary, sets, NaN, a value nesting deeper than `MAX_DEPTH` levels or referring to
+carry (binary, sets, NaN, a value nesting deeper than `MAX_VALUE_DEPTH` levels or referring to
 itself through an alias) is refused with `YamlValuesError`, never passed on to break a
 template, a JSON body or the service later. ruamel.yaml is imported only when called.
 
@@ -17,7 +17,7 @@ import datetime as dt
 import math
 from typing import Any
 
-MAX_DEPTH = 64  # as journey files
+from reqflo.conversion import MAX_VALUE_DEPTH
 
 
 class YamlValuesError(ValueError):
@@ -43,15 +43,15 @@ def load_values(text: str) -> Any:
     except YAMLError as exc:
         raise YamlValuesError("invalid YAML", None, " ".join(str(exc).split())) from None
     except RecursionError:
-        raise YamlValuesError(f"it nests deeper than {MAX_DEPTH} levels") from None
+        raise YamlValuesError(f"it nests deeper than {MAX_VALUE_DEPTH} levels") from None
     except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date like 2026-13-45
         raise YamlValuesError("a value cannot be read", None, str(exc)) from None
     return _plain(document, 0)
 
 
 def _plain(value: Any, depth: int) -> Any:
-    if depth > MAX_DEPTH:
-        raise YamlValuesError(f"it nests deeper than {MAX_DEPTH} levels or refers to itself")
+    if depth > MAX_VALUE_DEPTH:
+        raise YamlValuesError(f"it nests deeper than {MAX_VALUE_DEPTH} levels or refers to itself")
     if isinstance(value, dict):
         return {_key(k): _plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
@@ -71,4 +71,4 @@ def _key(key: Any) -> Any:
     """Keys as they are (callers that need names check them), but JSON-able."""
     if isinstance(key, dt.date):
         return key.isoformat()
-    return _plain(key, MAX_DEPTH) if isinstance(key, float) else key
+    return _plain(key, MAX_VALUE_DEPTH) if isinstance(key, float) else key

@@ -13,12 +13,11 @@ PostgreSQL (SQLite took it). Owns:
   values) are stored as JSON, where a NUL is an escape sequence, and keep accepting one.
 - `JsonObject`, `JsonRows`: those JSON values, refusing NaN and infinity (a JSON column kept
   them and the response showed null, but no request body can carry them) and nesting deeper
-  than `MAX_JSON_DEPTH` levels.
+  than `conversion.MAX_VALUE_DEPTH` levels.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
@@ -28,6 +27,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reqflo.conversion import json_value_problem
 
 NUL = "\x00"
 REFUSED = "may not contain a NUL character (%00, \\u0000); remove it"
@@ -117,26 +118,12 @@ def _no_nul(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
-MAX_JSON_DEPTH = 64  # as journey, data and environment files
 
 
 def _json_values(value: Any) -> Any:
-    """JSON values a run can send: no NaN or infinity (Python's json reads them, and a
-    JSON column stored them, but no JSON body can carry them), nothing nesting deeper than
-    MAX_JSON_DEPTH levels."""
-    level, depth = [value], 0
-    while level:
-        if depth > MAX_JSON_DEPTH:
-            raise ValueError(f"nests deeper than {MAX_JSON_DEPTH} levels")
-        deeper: list[Any] = []
-        for item in level:
-            if isinstance(item, float) and not math.isfinite(item):
-                raise ValueError(f"{item} is not a JSON number (JSON has no NaN or infinity)")
-            if isinstance(item, dict):
-                deeper.extend(item.values())
-            elif isinstance(item, list):
-                deeper.extend(item)
-        level, depth = deeper, depth + 1
+    problem = json_value_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

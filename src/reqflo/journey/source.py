@@ -17,10 +17,10 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from reqflo.conversion import MAX_VALUE_DEPTH
 from reqflo.diagnostics import Diagnostic, Position
 
 PathKey = tuple[str | int, ...]
-MAX_DEPTH = 64
 MAX_EXACT_INT = 2**53 - 1  # the largest integer a JSON number carries exactly
 
 
@@ -166,7 +166,7 @@ def _text(value: str) -> str:
 
 
 def _container(node: Any, path: PathKey, positions: SourceMap, active: set[int]) -> Any:
-    if len(path) > MAX_DEPTH or id(node) in active:
+    if len(path) > MAX_VALUE_DEPTH or id(node) in active:
         raise _TooDeep("the document nests too deeply or refers to itself", path)
     active.add(id(node))
     try:

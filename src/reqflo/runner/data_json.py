@@ -1,6 +1,6 @@
 """JSON data files of data-driven runs: JSON Lines line by line, a JSON array record by
 record over a bounded buffer (`json.JSONDecoder.raw_decode`), neither ever holding the
-whole file; a record nesting deeper than `MAX_DEPTH` levels is refused with its place
+whole file; a record nesting deeper than `MAX_VALUE_DEPTH` levels is refused with its place
 (as journey files are; deeper would also exhaust Python's recursion).
 
 Owns `Record` (one row or record before it becomes a `DataRow`), `jsonl_records` and
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from reqflo.conversion import nests_deeper_than
+from reqflo.conversion import MAX_VALUE_DEPTH, nests_deeper_than
 from reqflo.diagnostics import DataFileError
 
 CHUNK_CHARS = 64 * 1024
@@ -151,7 +151,9 @@ class _JsonArrayStream:
             try:
                 value, end = self.decoder.raw_decode(self.buffer, self.position)
             except RecursionError as exc:
-                raise self._error(f"record {number} nests deeper than {MAX_DEPTH} levels") from exc
+                raise self._error(
+                    f"record {number} nests deeper than {MAX_VALUE_DEPTH} levels"
+                ) from exc
             except json.JSONDecodeError as exc:
                 if self.eof or _value_is_complete(self.buffer, self.position):
                     raise self._error(
@@ -160,8 +162,8 @@ class _JsonArrayStream:
                 self._read_more(number)
                 continue
             if end < len(self.buffer) or self.eof:
-                if nests_deeper_than(value, MAX_DEPTH):
-                    raise self._error(f"record {number} nests deeper than {MAX_DEPTH} levels")
+                if nests_deeper_than(value):
+                    raise self._error(_deeper(number))
                 self.position = end
                 return value
             self._read_more(number)
@@ -227,14 +229,15 @@ def _value_is_complete(text: str, start: int) -> bool:
     return False
 
 
-MAX_DEPTH = 64  # as journey files: deeper rows are a mistake, and recursion has limits
-
-
 def _within_depth(value: Any, where: str, number: int) -> Any:
-    if nests_deeper_than(value, MAX_DEPTH):
+    if nests_deeper_than(value):
         raise _too_deep(where, number)
     return value
 
 
 def _too_deep(where: str, number: int) -> DataFileError:
-    return DataFileError(f"{where}: record {number} nests deeper than {MAX_DEPTH} levels")
+    return DataFileError(f"{where}: {_deeper(number)}")
+
+
+def _deeper(number: int) -> str:
+    return f"record {number} nests deeper than {MAX_VALUE_DEPTH} levels"
