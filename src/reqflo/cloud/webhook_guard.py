@@ -104,8 +104,10 @@ def check_url(
     that does not resolve raises Unresolvable when `must_resolve`, else gives None."""
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:  # its message names the fault, not the URL
-        raise UnsafeWebhook(f"webhook_url is not a valid URL: {exc}") from exc
+    except httpx.InvalidURL as exc:  # its message may quote URL parts (a password)
+        raise UnsafeWebhook(
+            "webhook_url is not a valid URL (check its host, port and characters)"
+        ) from exc
     host = parsed.host
     if parsed.scheme not in ("http", "https") or not host:
         raise UnsafeWebhook(f"webhook_url '{shown_url(url)}' is not an http(s) URL with a host")
