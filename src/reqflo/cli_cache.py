@@ -17,14 +17,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.text import Text
 
-from reqflo.report.terminal_safe import safe_console
+from reqflo.cli_output import fail as _fail
 
 if TYPE_CHECKING:
     from reqflo.cache_prune import CacheFile, Policy
 
-EXIT_INVALID = 2
 T = TypeVar("T")
 KINDS = {"artifact": "artifact", "build": "build entry", "environment": "environment"}
 
@@ -36,11 +34,6 @@ cache_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(cache_app, name="cache")
-
-
-def _fail(message: str) -> typer.Exit:
-    safe_console(stderr=True).print(Text(f"error: {message}", style="bold red"))
-    return typer.Exit(EXIT_INVALID)
 
 
 @cache_app.command("path")

@@ -21,24 +21,16 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from reqflo.report.terminal_safe import safe_console
+from reqflo.cli_output import EXIT_INTERNAL, EXIT_INVALID
+from reqflo.cli_output import _console as _out
+from reqflo.cli_output import fail as _fail
 
-EXIT_INVALID, EXIT_INTERNAL = 2, 4
 DATA_DIR_HELP = "Data directory (default $REQFLO_HOME/server)."
 DB_HELP = "Database URL (default: SQLite file in the data directory; or postgresql://...)."
 
 token_app = typer.Typer(help="API tokens of a Cloud Runner.", no_args_is_help=True)
 runs_app = typer.Typer(help="Runs on the Cloud Runner.", no_args_is_help=True)
 env_app = typer.Typer(help="Environments stored in the Cloud Runner.", no_args_is_help=True)
-
-
-def _out(stderr: bool = False) -> Console:
-    return safe_console(stderr=stderr)
-
-
-def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
-    _out(stderr=True).print(Text(f"error: {message}", style="bold red"))
-    return typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

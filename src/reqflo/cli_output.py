@@ -27,6 +27,12 @@ def _console(stderr: bool = False) -> Console:
     return safe_console(stderr=stderr)
 
 
+def fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
+    """Say what went wrong on stderr; the exit to raise (`raise fail(...)`)."""
+    _console(stderr=True).print(Text(f"error: {message}", style="bold red"))
+    return typer.Exit(code)
+
+
 def print_diagnostics(console: Console, rendered: str) -> None:
     for line in rendered.splitlines():
         style = ""

@@ -18,20 +18,16 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
+from reqflo.cli_output import EXIT_INTERNAL, EXIT_INVALID
+from reqflo.cli_output import fail as _fail
 from reqflo.report.terminal_safe import safe_console
 
-EXIT_INVALID, EXIT_INTERNAL = 2, 4
 schedules_app = typer.Typer(help="Scheduled runs on the Cloud Runner.", no_args_is_help=True)
 Key = Annotated[str, typer.Argument(help="The schedule's name or id.")]
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(schedules_app, name="schedules")
-
-
-def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
-    safe_console(stderr=True).print(Text(f"error: {message}", style="bold red"))
-    return typer.Exit(code)
 
 
 def _api(action: Callable[[Any], Any]) -> Any:

@@ -25,7 +25,9 @@ from urllib.parse import quote
 import typer
 from rich.text import Text
 
-from reqflo.cli_cloud import DATA_DIR_HELP, DB_HELP, _calling, _fail, _out
+from reqflo.cli_cloud import DATA_DIR_HELP, DB_HELP, _calling
+from reqflo.cli_output import _console as _out
+from reqflo.cli_output import fail as _fail
 
 if TYPE_CHECKING:
     from reqflo.store import Store

@@ -74,11 +74,6 @@ def _check_webhook(url: str | None, private_ok: bool) -> None:
         raise HTTPException(422, f"webhook_url: {exc}") from exc
 
 
-def _validate(deps: Services, fields: dict[str, Any], private_ok: bool) -> dict[str, Any]:
-    validate_schedule(deps.store, fields, utc_now(), private_ok)
-    return fields
-
-
 def validate_schedule(
     store: Store, fields: Mapping[str, Any], now: datetime, private_ok: bool
 ) -> None:
@@ -113,7 +108,8 @@ def _unknown_journey(store: Store, journey: str) -> str:
 def create_schedule(
     body: ScheduleRequest, token: Editor, deps: Deps, private_ok: AllowPrivate
 ) -> ScheduleOut:
-    fields = _validate(deps, body.model_dump(), private_ok)
+    fields = body.model_dump()
+    validate_schedule(deps.store, fields, utc_now(), private_ok)
     new = NewSchedule(**fields, created_by=token.id)
     try:
         record = schedule_store(deps, sealing=new.webhook_secret is not None).create(new, utc_now())
@@ -152,7 +148,7 @@ def update_schedule(
     merged = {**vars(old), **changes}
     if (merged["journey"] is None) == (merged["artifact_id"] is None):
         raise HTTPException(422, "give exactly one of journey or artifact_id")
-    _validate(deps, merged, private_ok)
+    validate_schedule(deps.store, merged, utc_now(), private_ok)
     sealing = changes.get("webhook_secret") is not None
     try:
         record = schedule_store(deps, sealing).update(old.id, changes, utc_now())
