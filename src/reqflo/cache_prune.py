@@ -123,12 +123,8 @@ def prune_if_due(cache: Path, artifacts: ArtifactCache) -> None:
     """After a cache write: prune by the policy unless that was done in the last day (a
     bad policy in the environment is left to `reqflo cache prune` to report)."""
     stamp = cache / "last-prune"
-    try:
-        if 0 <= time.time() - stamp.stat().st_mtime < PRUNE_EVERY:  # (a clock set back: due)
-            return
-    except FileNotFoundError:
-        pass
-    except OSError:
+    last = last_prune(cache)
+    if last is not None and 0 <= time.time() - last < PRUNE_EVERY:  # (clock set back: due)
         return
     try:
         policy = policy_from_env()
@@ -136,8 +132,7 @@ def prune_if_due(cache: Path, artifacts: ArtifactCache) -> None:
         return
     try:  # first: a concurrent write does not prune too
         stamp.parent.mkdir(parents=True, exist_ok=True)
-        stamp.touch()
-        os.utime(stamp)
+        stamp.touch()  # sets its time when it exists already
     except OSError:  # a cache that cannot be written is not pruned either
         return
     prune(policy, cache, artifacts)

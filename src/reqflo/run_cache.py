@@ -43,7 +43,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from reqflo.artifact import Artifact, ArtifactCache, dumps, loads, reqflo_home
+from reqflo.artifact import Artifact, ArtifactCache, loads, reqflo_home
 from reqflo.diagnostics import ArtifactError
 
 # The reqflo modules `import reqflo.compiler` loads (tests/test_startup.py checks the list).
@@ -160,18 +160,17 @@ def cached_build(display: str, text: str, artifacts: ArtifactCache) -> Artifact 
     return artifact
 
 
-def record_build(display: str, text: str, artifact: Artifact, sha256: str | None = None) -> None:
+def record_build(display: str, text: str, artifact: Artifact, sha256: str) -> None:
     """Remember the artifact this journey compiled to, and the SHA-256 of the file
-    ArtifactCache.store just wrote for it (`Stored.sha256`; without it, the artifact is
-    serialised again to compute it); not if the compiler read another text (the file
-    changed since `text` was read)."""
+    ArtifactCache.store just wrote for it (`Stored.sha256`); not if the compiler read
+    another text (the file changed since `text` was read)."""
     if not _describes(artifact, display, text):
         return
     try:
         path = _build_file(build_key(display, text))
     except OSError:  # the compiler's sources cannot be read (e.g. a zipped install)
         return
-    if _write(path, f"{artifact.id} {sha256 or _digest(dumps(artifact))}"):
+    if _write(path, f"{artifact.id} {sha256}"):
         _prune_if_due()
 
 

@@ -1,5 +1,6 @@
-"""YAML (or JSON) text read as plain JSON values: environment files, local secrets files,
-the `inputs` fields of forms.
+"""YAML (or JSON) text read as plain JSON values: environment files (`--env`, `env push`)
+and the values and `inputs` fields of web forms (a local secrets file keeps its own reader,
+reqflo.secrets.local, whose messages never quote the file).
 
 Owns `load_values(text)`, which returns dicts, lists, strings, numbers, booleans and None
 only: dates and timestamps become their ISO text (as journeys do), and whatever JSON cannot

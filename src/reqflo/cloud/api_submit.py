@@ -16,8 +16,10 @@ from fastapi import HTTPException
 
 from reqflo.artifact import Artifact
 from reqflo.cloud.executor import QueuedInstance, QueuedRun
+from reqflo.cloud.request_guard import NUL, REFUSED
 from reqflo.diagnostics import did_you_mean
 from reqflo.store import RunRecord, Store, TokenRecord
+from reqflo.store.models import MAX_KEY_LENGTH as MAX_KEY
 from reqflo.store.schedule_records import RunnerSettings
 from reqflo.values import to_text
 
@@ -71,18 +73,14 @@ def check_request(
         _check_keys(rows, data_key)
 
 
-MAX_KEY = 400  # instances.key: what both databases keep
-NUL = "may not contain a NUL character"
-
-
 def _check_keys(rows: list[Any], data_key: str) -> None:
     """422 for an instance key the store cannot keep (PostgreSQL refuses a NUL)."""
     for n, row in enumerate(rows):
         if not isinstance(row, dict):
             continue
         key = _row_key(row, n, data_key)
-        if "\x00" in key:
-            raise HTTPException(422, f"rows.{n}.{data_key}: the instance key {NUL}")
+        if NUL in key:
+            raise HTTPException(422, f"rows.{n}.{data_key}: the instance key {REFUSED}")
         if len(key) > MAX_KEY:
             raise HTTPException(
                 422, f"rows.{n}.{data_key}: the instance key is longer than {MAX_KEY} characters"

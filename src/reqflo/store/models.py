@@ -18,6 +18,9 @@ TERMINAL_STATUSES = frozenset(RUN_STATUSES[2:])
 ROLES = ("viewer", "editor", "admin")
 
 
+MAX_KEY_LENGTH = 400  # an instance key (data_key value), on SQLite and PostgreSQL alike
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
 
@@ -65,7 +68,7 @@ class InstanceRow(Base):
 
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), primary_key=True)
     index: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(400))
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
     status: Mapped[str] = mapped_column(String(20))
     result: Mapped[dict[str, Any]]  # the redacted InstanceResult
     duration_ms: Mapped[float] = mapped_column(Float)
