@@ -1,15 +1,16 @@
-"""`diff_runs`: what changed between two runs, from stored instance results.
+"""`step_diff`: the step section of /runs/{id}/diff (step changes, timings, unchanged
+instances), from stored instance results paired by key as `DiffViews.pairs` pairs them.
+Status changes and counts are compared in the database (tests/test_run_diff.py).
 
 Results are the engine's own models (InstanceResult, StepResult, ...) stored the way
-the store stores them (`model_dump(mode="json")`), so the diff reads exactly what
-/runs/{id}/diff reads.
+the store stores them (`model_dump(mode="json")`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from typing import Any
 
-from reqflo.cloud.web.run_diff import Timing, diff_runs
+from reqflo.cloud.web.run_diff import StepDiff, Timing, step_diff
 from reqflo.runner.results import (
     AssertionResult,
     Attempt,
@@ -18,17 +19,7 @@ from reqflo.runner.results import (
     StepResult,
     Timings,
 )
-from reqflo.store import InstanceRecord, RunRecord
-
-
-def run(run_id: str) -> RunRecord:
-    moment = datetime(2026, 1, 1, tzinfo=UTC)
-    return RunRecord(
-        id=run_id, artifact_id="a" * 12, journey="J", environment="demo", status="passed",
-        idempotency_key=None, trigger="api", rerun_of=None, case=None, inputs={}, rows=None,
-        data_key=None, concurrency=1, total=1, passed=1, failed=0, errored=0, error=None,
-        created_at=moment, started_at=moment, finished_at=moment, requested_by="t",
-    )  # fmt: skip
+from reqflo.store.run_diff_views import pair_up
 
 
 def step(step_id: str, status: str, http: int, ms: float, *passed: bool) -> StepResult:
@@ -44,12 +35,17 @@ def step(step_id: str, status: str, http: int, ms: float, *passed: bool) -> Step
     )  # fmt: skip
 
 
-def instance(index: int, key: str, status: str, *steps: StepResult) -> InstanceRecord:
+def instance(index: int, key: str, status: str, *steps: StepResult) -> tuple[str, dict[str, Any]]:
+    """A stored instance as `pair_up` takes it: (key, result as the store keeps it)."""
     result = InstanceResult(index=index, key=key, status=status, steps=steps)  # type: ignore[arg-type]
-    return InstanceRecord("r", index, key, status, result.model_dump(mode="json"), 1.0)
+    return key, result.model_dump(mode="json")
 
 
-def test_status_response_and_assertion_changes_are_listed() -> None:
+def diff(old: list[tuple[str, dict[str, Any]]], new: list[tuple[str, dict[str, Any]]]) -> StepDiff:
+    return step_diff(pair_up(sorted(old, key=lambda r: r[0]), sorted(new, key=lambda r: r[0])))
+
+
+def test_response_and_assertion_changes_and_timings_are_listed() -> None:
     login_a, login_a2 = (
         step("login", "passed", 200, 10, True),
         step("login", "passed", 200, 14, True),
@@ -64,11 +60,9 @@ def test_status_response_and_assertion_changes_are_listed() -> None:
         instance(1, "b", "passed", step("login", "passed", 200, 30, True)),
         instance(2, "new", "passed", step("login", "passed", 200, 5, True)),
     ]  # fmt: skip
-    diff = diff_runs(run("old"), run("new"), old, new)
-    changes = {(c.key, c.old, c.new) for c in diff.instances}
-    assert changes == {("a", "passed", "failed"), ("new", None, "passed"), ("gone", "failed", None)}
-    assert diff.unchanged == 1  # b
-    (only,) = diff.steps
+    found = diff(old, new)
+    assert found.unchanged == 1  # b
+    (only,) = found.steps
     assert (only.key, only.step, only.old_status, only.new_status) == (
         "a",
         "get",
@@ -79,7 +73,7 @@ def test_status_response_and_assertion_changes_are_listed() -> None:
     assert [(a.label, a.old, a.new) for a in only.assertions] == [
         ("json_path $.x equals", True, False)
     ]
-    timings = {t.step: t for t in diff.timings}
+    timings = {t.step: t for t in found.timings}
     assert timings["get"].delta_ms == 20 and timings["get"].delta_text == "+20.0 ms (+100%)"
     assert timings["login"].old_ms == 15 and timings["login"].new_ms == (14 + 30 + 5) / 3
 
@@ -87,9 +81,9 @@ def test_status_response_and_assertion_changes_are_listed() -> None:
 def test_same_status_with_a_changed_step_is_not_counted_unchanged() -> None:
     old = [instance(0, "k", "failed", step("s", "failed", 500, 10, False))]
     new = [instance(0, "k", "failed", step("s", "failed", 503, 10, False))]
-    diff = diff_runs(run("old"), run("new"), old, new)
-    assert diff.instances == () and diff.unchanged == 0
-    assert [(s.old_http, s.new_http) for s in diff.steps] == [(500, 503)]
+    found = diff(old, new)
+    assert found.unchanged == 0
+    assert [(s.old_http, s.new_http) for s in found.steps] == [(500, 503)]
 
 
 def test_timing_texts() -> None:

@@ -9,8 +9,7 @@ both computed by the database (reqflo.store.run_diff_views), and on the first pa
 pass over both runs' results streamed in key order that keeps the first step changes
 (status, response status, assertion outcomes; assertions matched by their index in the
 step), counts all of them and the instances that did not change at all, and averages
-each step's duration per run, so memory does not grow with the runs. `diff_runs` diffs
-instances already in memory the same way.
+each step's duration per run, so memory does not grow with the runs.
 """
 
 from __future__ import annotations
@@ -20,14 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reqflo.runner.results import AssertionResult, InstanceResult, StepResult
-from reqflo.store import InstanceRecord, RunRecord, Store
+from reqflo.store import RunRecord, Store
 from reqflo.store.run_diff_views import (
     DiffCounts,
     DiffCursor,
     DiffViews,
     Pair,
     StatusChange,
-    pair_up,
 )
 
 STEPS_SHOWN = 200  # step changes listed; the rest are counted
@@ -115,32 +113,6 @@ def diff_page(
     return RunDiff(old, new, page.changes, steps.steps, steps.timings, steps.unchanged,
                    views.counts(old.id, new.id), steps.total,
                    page.next.text if page.next else None, first_page=first)  # fmt: skip
-
-
-def diff_runs(
-    old: RunRecord, new: RunRecord,
-    old_instances: Iterable[InstanceRecord], new_instances: Iterable[InstanceRecord],
-) -> RunDiff:  # fmt: skip
-    """The whole diff of instances in memory (every status change on one page)."""
-    pairs = list(pair_up(_key_rows(old_instances), _key_rows(new_instances)))
-    changes = [StatusChange(p.key, _status(p.old), _status(p.new)) for p in pairs]
-    listed = tuple(c for c in changes if c.old != c.new)
-    same = len(changes) - len(listed)
-    added = sum(1 for c in listed if c.old is None)
-    removed = sum(1 for c in listed if c.new is None)
-    counts = DiffCounts(len(listed) - added - removed, added, removed, same)
-    steps = step_diff(pairs)
-    return RunDiff(old, new, listed, steps.steps, steps.timings, steps.unchanged, counts,
-                   steps.total)  # fmt: skip
-
-
-def _key_rows(records: Iterable[InstanceRecord]) -> list[tuple[str, dict[str, Any]]]:
-    ordered = sorted(records, key=lambda r: (r.key, r.index))
-    return [(r.key, r.result) for r in ordered]
-
-
-def _status(result: dict[str, Any] | None) -> str | None:
-    return str(result["status"]) if result else None
 
 
 def step_diff(pairs: Iterable[Pair], keep: int = STEPS_SHOWN) -> StepDiff:
@@ -237,4 +209,4 @@ def step_timings(old: dict[str, float], new: dict[str, float]) -> tuple[Timing, 
     return tuple(Timing(step, old.get(step), new.get(step)) for step in order)
 
 
-__all__ = ["RunDiff", "StepDiff", "diff_page", "diff_runs", "step_diff"]
+__all__ = ["RunDiff", "StepDiff", "diff_page", "step_diff"]
